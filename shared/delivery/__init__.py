@@ -1,0 +1,1 @@
+"""HTTP delivery helpers (ranges, preconditions, Content-Disposition), free of any web framework."""
