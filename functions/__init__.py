@@ -1,0 +1,1 @@
+"""Function blueprints: one module per resource, each function a thin adapter to ``shared``."""

@@ -1,0 +1,18 @@
+"""Health resource: ``GET /health`` (no authentication)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request
+
+from functions._http import endpoint, json_response
+from shared import health
+
+bp = func.Blueprint()
+
+
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+async def health_check(req: Request) -> JSONResponse:
+    code, body = await health.check()
+    return json_response(body, status=code, headers={"Cache-Control": "no-store"})

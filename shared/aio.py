@@ -1,0 +1,43 @@
+"""Helpers for async resources that belong to one event loop.
+
+aiohttp sessions and psycopg async pools are bound to the loop that created them. The
+Functions worker keeps one loop, but tests and CLIs may run several in turn, so such
+resources are cached per running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopLocal(Generic[T]):
+    """One lazily created instance of a resource per running event loop."""
+
+    def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
+        self._factory = factory
+        self._instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        instance = self._instances.get(loop)
+        if instance is not None:
+            return instance
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            if loop not in self._instances:
+                self._instances[loop] = await self._factory()
+            return self._instances[loop]
+
+    def forget(self) -> T | None:
+        """Drop the current loop's instance (the caller closes it)."""
+        return self._instances.pop(asyncio.get_running_loop(), None)

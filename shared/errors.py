@@ -1,0 +1,76 @@
+"""The specification's error vocabulary, independent of any web framework.
+
+Domain code raises ``ApiError`` subclasses; the HTTP adapter turns them into the
+specification's body ``{"error": {code, message, details, timestamp, request_id}}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 500
+    code = "INTERNAL_ERROR"
+    message = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details or {}
+        self.headers = headers or {}
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details,
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "request_id": request_id,
+            }
+        }
+
+
+def _error(name: str, status: int, code: str, message: str) -> type[ApiError]:
+    return type(name, (ApiError,), {"status": status, "code": code, "message": message})
+
+
+BadRequest = _error("BadRequest", 400, "BAD_REQUEST", "Malformed request")
+ValidationFailed = _error("ValidationFailed", 400, "VALIDATION_ERROR", "Invalid request")
+Unauthorized = _error("Unauthorized", 401, "UNAUTHORIZED", "Missing or invalid JWT")
+Forbidden = _error("Forbidden", 403, "FORBIDDEN", "Insufficient permissions")
+NotFound = _error("NotFound", 404, "NOT_FOUND", "File not found")
+MethodNotAllowed = _error("MethodNotAllowed", 405, "METHOD_NOT_ALLOWED", "Method not allowed")
+DuplicateFile = _error(
+    "DuplicateFile", 409, "DUPLICATE_FILE", "A file with the same checksum already exists"
+)
+ChecksumMismatch = _error(
+    "ChecksumMismatch", 422, "CHECKSUM_MISMATCH", "File checksum does not match provided value"
+)
+FileTooLarge = _error(
+    "FileTooLarge", 413, "FILE_TOO_LARGE", "File size exceeds maximum allowed limit"
+)
+QuotaExceeded = _error("QuotaExceeded", 413, "QUOTA_EXCEEDED", "User storage quota exceeded")
+InvalidFileType = _error(
+    "InvalidFileType", 415, "INVALID_FILE_TYPE", "File type not allowed for upload"
+)
+Unprocessable = _error(
+    "Unprocessable", 422, "UNPROCESSABLE_ENTITY", "Corrupted file or invalid metadata"
+)
+RangeNotSatisfiable = _error(
+    "RangeNotSatisfiable", 416, "RANGE_NOT_SATISFIABLE", "Requested range not satisfiable"
+)
+StorageBackendError = _error(
+    "StorageBackendError", 502, "STORAGE_BACKEND_ERROR", "Backend storage service unavailable"
+)
+ServiceUnavailable = _error(
+    "ServiceUnavailable", 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+)

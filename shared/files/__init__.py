@@ -1,0 +1,1 @@
+"""Files: upload, listing, metadata, trash and the quotas that bound them."""

@@ -1,0 +1,208 @@
+"""Pydantic models of the files API: what clients send and what they get back.
+
+The same models validate requests, shape responses and generate the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Tag = str
+SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
+                    "mime_type"]
+
+_MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag or len(tag) > 64:
+            raise ValueError("each tag must have 1 to 64 characters")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > _MAX_CUSTOM_FIELDS_BYTES:
+        raise ValueError(f"custom_fields must fit in {_MAX_CUSTOM_FIELDS_BYTES} bytes of JSON")
+    return value
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UploadMetadata(StrictModel):
+    """The ``metadata`` part of a multipart upload."""
+
+    project_id: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=4000)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    is_public: bool = False
+    auto_transform: bool = False
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+
+    _tags = field_validator("tags")(_clean_tags)
+    _custom = field_validator("custom_fields")(_check_custom_fields)
+
+
+class MetadataUpdate(StrictModel):
+    description: str | None = Field(None, max_length=4000)
+    tags: list[Tag] | None = Field(None, max_length=50)
+    custom_fields: dict[str, Any] | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _clean_tags(value)
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _check_custom_fields(value)
+
+
+class FileUpdate(StrictModel):
+    """Body of ``PUT /files/{file_id}``; absent fields are left as they are."""
+
+    original_name: str | None = Field(None, min_length=1, max_length=255)
+    is_public: bool | None = None
+    project_id: str | None = Field(None, min_length=1, max_length=255)
+    expires_at: datetime | None = None
+    metadata: MetadataUpdate | None = None
+
+
+class ListQuery(StrictModel):
+    project_id: str | None = Field(None, max_length=255)
+    file_type: str | None = Field(None, max_length=100)
+    page: int = Field(1, ge=1, le=100_000)
+    limit: int = Field(20, ge=1, le=100)
+    sort: SortField = "created_at"
+    order: Literal["asc", "desc"] = "desc"
+    search: str | None = Field(None, max_length=200)
+    trashed: bool = False
+    user_id: str | None = Field(None, max_length=255, description="admin only: whose files")
+
+
+class FileUrls(BaseModel):
+    download: str
+    cdn: str | None = None
+    thumbnail: str | None = None
+    preview: str | None = None
+
+
+class FileRecord(BaseModel):
+    id: str
+    user_id: str
+    project_id: str | None = None
+    original_name: str
+    file_path: str
+    file_type: str
+    mime_type: str
+    size_bytes: int
+    checksum_md5: str
+    checksum_sha256: str
+    storage_provider: str
+    storage_tier: str
+    encryption_key_id: str | None = None
+    is_public: bool
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    recovery_deadline: datetime | None = None
+
+
+class FileSummary(BaseModel):
+    id: str
+    original_name: str
+    project_id: str | None = None
+    file_type: str
+    mime_type: str
+    size_bytes: int
+    is_public: bool
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    recovery_deadline: datetime | None = None
+    urls: FileUrls
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class UploadStats(BaseModel):
+    status: Literal["completed"] = "completed"
+    upload_time_ms: int
+    transfer_rate_mbps: float
+
+
+class UploadResponse(BaseModel):
+    file: FileRecord
+    upload: UploadStats
+    urls: FileUrls
+
+
+class Pagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class StorageUsage(BaseModel):
+    used_bytes: int
+    quota_bytes: int | None = Field(description="null: unlimited (admin)")
+    usage_percent: float
+
+
+class FileListResponse(BaseModel):
+    files: list[FileSummary]
+    pagination: Pagination
+    storage_usage: StorageUsage
+
+
+class TransformationSummary(BaseModel):
+    id: str
+    type: str
+    status: str
+    progress_percent: int = 0
+    output_file_id: str | None = None
+    error_message: str | None = None
+
+
+class FileDetailResponse(BaseModel):
+    file: FileRecord
+    metadata: dict[str, Any]
+    urls: FileUrls
+    transformations: list[TransformationSummary]
+
+
+class FileUpdateResponse(BaseModel):
+    file: FileRecord
+    message: str = "File metadata updated successfully"
+
+
+class DeleteResponse(BaseModel):
+    file_id: str
+    deleted: bool = True
+    permanent: bool
+    recovery_deadline: datetime | None
+    storage_freed_bytes: int
+    message: str
+
+
+class RestoreResponse(BaseModel):
+    file: FileRecord
+    message: str = "File restored from trash"

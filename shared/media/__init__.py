@@ -1,0 +1,1 @@
+"""What a file is (its type from its content) and, later, what is inside it."""

@@ -1,0 +1,143 @@
+"""Settings read from the environment (the Functions host puts app settings there).
+
+Names follow the specification's list of variables, plus the ecosystem's own where one
+exists (``AzureWebJobsStorage``, ``AZURE_STORAGE_CONNECTION_STRING``, boto3's
+``AWS_ENDPOINT_URL_S3``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
+
+# Azurite's well-known development account (public, documented by Microsoft).
+DEV_ACCOUNT_NAME = "devstoreaccount1"
+DEV_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def parse_size(value: str | int) -> int:
+    """'100MB' -> 104857600 (binary units, as the specification's examples use)."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r}")
+    number, unit = match.groups()
+    unit = unit.upper()
+    if unit and not unit.endswith("B"):
+        unit += "B"
+    return int(float(number) * _SIZE_UNITS[unit])
+
+
+def expand_connection_string(value: str) -> str:
+    """Turn ``UseDevelopmentStorage=true`` into Azurite's explicit connection string."""
+    if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={DEV_ACCOUNT_NAME};AccountKey={DEV_ACCOUNT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:10000/{DEV_ACCOUNT_NAME};"
+            f"QueueEndpoint=http://127.0.0.1:10001/{DEV_ACCOUNT_NAME};"
+            f"TableEndpoint=http://127.0.0.1:10002/{DEV_ACCOUNT_NAME};"
+        )
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    # Primary storage (Azure Blob). A connection string wins; otherwise the account
+    # name with a managed identity (DefaultAzureCredential).
+    host_storage: str = Field("", validation_alias="AzureWebJobsStorage")
+    storage_connection_string: str = Field("", validation_alias="AZURE_STORAGE_CONNECTION_STRING")
+    storage_account: str = Field("", validation_alias="AZURE_STORAGE_ACCOUNT")
+    storage_key: str = Field("", validation_alias="AZURE_STORAGE_KEY")
+    container_name: str = Field("visiobook-files", validation_alias="AZURE_CONTAINER_NAME")
+    transform_queue: str = Field("transformations", validation_alias="TRANSFORM_QUEUE_NAME")
+
+    # Backup storage (S3). boto3 reads its own AWS_* variables; these are the ones we use.
+    s3_bucket: str = Field("visiobook-backup", validation_alias="AWS_S3_BUCKET")
+    aws_region: str = Field("eu-west-1", validation_alias="AWS_REGION")
+    s3_endpoint_url: str = Field(
+        "", validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    )
+    backup_enabled: bool = Field(True, validation_alias="BACKUP_ENABLED")
+
+    # Database
+    database_url: str = Field("", validation_alias="DATABASE_URL")
+    db_pool_max: int = Field(5, validation_alias="DB_POOL_MAX")
+
+    # Auth
+    jwt_secret: str = Field("", validation_alias="JWT_SECRET")
+    jwt_jwks_url: str = Field("", validation_alias="JWT_JWKS_URL")
+    jwt_issuer: str = Field("", validation_alias="JWT_ISSUER")
+    jwt_audience: str = Field("", validation_alias="JWT_AUDIENCE")
+
+    # Limits
+    max_file_size: int = Field(100 * 1024**2, validation_alias="MAX_FILE_SIZE")
+    allowed_mime_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "image/jpeg", "image/png", "image/gif", "video/mp4", "application/pdf", "text/plain",
+        ],
+        validation_alias="ALLOWED_MIME_TYPES",
+    )
+    quota_user_bytes: int = Field(5 * 1024**3, validation_alias="QUOTA_USER_BYTES")
+    quota_premium_bytes: int = Field(50 * 1024**3, validation_alias="QUOTA_PREMIUM_BYTES")
+    trash_retention_days: int = Field(30, validation_alias="TRASH_RETENTION_DAYS")
+    signed_url_expires: int = Field(3600, validation_alias="SIGNED_URL_EXPIRES")
+    upload_block_size: int = Field(4 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
+
+    # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
+    encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")
+    encryption_previous_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEYS"
+    )
+
+    # URLs shown to clients
+    public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")
+    cdn_endpoint: str = Field("", validation_alias="AZURE_CDN_ENDPOINT")
+    cdn_cache_ttl: int = Field(86400, validation_alias="CDN_CACHE_TTL")
+
+    log_level: str = Field("info", validation_alias="LOG_LEVEL")
+
+    @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
+                     "upload_block_size", mode="before")
+    @classmethod
+    def _size(cls, value: str | int) -> int:
+        return parse_size(value)
+
+    @field_validator("allowed_mime_types", "encryption_previous_keys", mode="before")
+    @classmethod
+    def _csv(cls, value: str | list[str]) -> list[str]:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if value and len(base64.b64decode(value, validate=True)) != 32:
+            raise ValueError("ENCRYPTION_KEY must be the base64 of 32 bytes")
+        return value
+
+    @property
+    def primary_connection_string(self) -> str:
+        """Connection string of the primary store, or '' when a managed identity is used."""
+        raw = self.storage_connection_string or (
+            "" if self.storage_account else self.host_storage
+        )
+        return expand_connection_string(raw) if raw else ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,194 @@
+"""Primary store: Azure Blob Storage (Azurite locally) through azure-storage-blob's aio client.
+
+Uploads are staged blocks committed at the end, so a failed or refused upload leaves no
+blob (uncommitted blocks are discarded by the service). SAS URLs are signed with the
+account key when there is one (Azurite) and with a user-delegation key otherwise
+(managed identity in Azure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.aio import LoopLocal
+from shared.settings import Settings
+from shared.storage.base import ObjectInfo, ObjectNotFound
+
+_MAX_INFLIGHT_BLOCKS = 3  # overlap network writes with reading the request body
+
+
+def _block_id(index: int) -> str:
+    return base64.b64encode(f"{index:010d}".encode()).decode()
+
+
+class AzureBlobWriter:
+    def __init__(self, container: ContainerClient, key: str, block_size: int) -> None:
+        self._blob = container.get_blob_client(key)
+        self._block_size = block_size
+        self._buffer = bytearray()
+        self._block_ids: list[str] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._committed = False
+
+    async def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._block_size:
+            block = bytes(self._buffer[: self._block_size])
+            del self._buffer[: self._block_size]
+            await self._stage(block)
+
+    async def _stage(self, block: bytes) -> None:
+        while len(self._inflight) >= _MAX_INFLIGHT_BLOCKS:
+            done, _ = await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                self._inflight.discard(task)
+                task.result()
+        block_id = _block_id(len(self._block_ids))
+        self._block_ids.append(block_id)
+        task = asyncio.create_task(self._blob.stage_block(block_id, block, length=len(block)))
+        self._inflight.add(task)
+
+    async def _drain(self) -> None:
+        if self._inflight:
+            tasks, self._inflight = self._inflight, set()
+            for result in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def commit(self, *, content_type: str, content_md5: bytes | None = None,
+                     metadata: dict[str, str] | None = None) -> ObjectInfo:
+        if self._buffer or not self._block_ids:
+            await self._stage(bytes(self._buffer))
+            self._buffer.clear()
+        await self._drain()
+        result = await self._blob.commit_block_list(
+            self._block_ids,
+            content_settings=ContentSettings(content_type=content_type, content_md5=content_md5),
+            metadata=metadata,
+            if_none_match="*",  # never overwrite: every key is generated fresh
+        )
+        self._committed = True
+        return ObjectInfo(size=-1, etag=result["etag"], last_modified=result["last_modified"])
+
+    async def abort(self) -> None:
+        for task in self._inflight:
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        self._inflight.clear()
+        if self._committed:
+            with contextlib.suppress(ResourceNotFoundError):
+                await self._blob.delete_blob()
+
+
+class AzureBlobStore:
+    name = "azure_blob"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.container_name = settings.container_name
+        self._conn = settings.primary_connection_string
+        self._clients: LoopLocal[BlobServiceClient] = LoopLocal(self._open)
+        self._delegation: tuple[datetime, object] | None = None
+
+    async def _open(self) -> BlobServiceClient:
+        if self._conn:
+            return BlobServiceClient.from_connection_string(self._conn)
+        from azure.identity.aio import DefaultAzureCredential
+
+        url = f"https://{self._settings.storage_account}.blob.core.windows.net"
+        return BlobServiceClient(url, credential=DefaultAzureCredential())
+
+    async def service(self) -> BlobServiceClient:
+        return await self._clients.get()
+
+    async def container(self) -> ContainerClient:
+        return (await self.service()).get_container_client(self.container_name)
+
+    async def ensure_container(self) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            await (await self.container()).create_container()
+
+    async def writer(self, key: str) -> AzureBlobWriter:
+        return AzureBlobWriter(await self.container(), key, self._settings.upload_block_size)
+
+    async def read(self, key: str, offset: int = 0, length: int | None = None
+                   ) -> AsyncIterator[bytes]:
+        blob = (await self.container()).get_blob_client(key)
+        try:
+            downloader = await blob.download_blob(offset=offset, length=length,
+                                                  max_concurrency=1)
+        except ResourceNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+        async for chunk in downloader.chunks():
+            yield chunk
+
+    async def info(self, key: str) -> ObjectInfo | None:
+        blob = (await self.container()).get_blob_client(key)
+        try:
+            props = await blob.get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return ObjectInfo(
+            size=props.size, etag=props.etag, last_modified=props.last_modified,
+            content_type=props.content_settings.content_type, tier=props.blob_tier,
+            metadata=dict(props.metadata or {}),
+        )
+
+    async def delete(self, key: str) -> bool:
+        blob = (await self.container()).get_blob_client(key)
+        try:
+            await blob.delete_blob(delete_snapshots="include")
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    async def set_tier(self, key: str, tier: str) -> None:
+        blob = (await self.container()).get_blob_client(key)
+        await blob.set_standard_blob_tier(tier.capitalize())
+
+    async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
+                         content_disposition: str | None = None) -> str | None:
+        service = await self.service()
+        now = datetime.now(UTC)
+        expiry = now + timedelta(seconds=expires_in)
+        credential = getattr(service.credential, "account_key", None)
+        signing: dict[str, object]
+        if credential:
+            signing = {"account_key": credential}
+        else:
+            signing = {"user_delegation_key": await self._delegation_key(service, expiry)}
+        sas = generate_blob_sas(
+            account_name=service.account_name,
+            container_name=self.container_name,
+            blob_name=key,
+            permission=BlobSasPermissions(read=True),
+            start=now - timedelta(minutes=5),  # tolerate clock skew
+            expiry=expiry,
+            content_type=content_type,
+            content_disposition=content_disposition,
+            **signing,
+        )
+        blob_url = (await self.container()).get_blob_client(key).url
+        return f"{blob_url}?{sas}"
+
+    async def _delegation_key(self, service: BlobServiceClient, expiry: datetime) -> object:
+        # One delegation key serves many SAS; renew it well before it runs out.
+        if self._delegation and self._delegation[0] > expiry:
+            return self._delegation[1]
+        now = datetime.now(UTC)
+        valid_until = now + timedelta(hours=6)
+        key = await service.get_user_delegation_key(now - timedelta(minutes=5), valid_until)
+        self._delegation = (valid_until, key)
+        return key
+
+    async def probe(self) -> dict[str, object]:
+        props = await (await self.container()).get_container_properties()
+        return {"container": props.name}

@@ -1,0 +1,168 @@
+"""Backup store: AWS S3 (moto's S3 server locally) through boto3.
+
+boto3 is synchronous, so each call runs in a worker thread. Writes buffer one part at a
+time (multipart upload above ``part_size``), so memory stays bounded by the part size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shared.settings import Settings
+from shared.storage.base import ObjectInfo, ObjectNotFound
+
+PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
+_READ_CHUNK = 1024 * 1024
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+class S3Writer:
+    def __init__(self, store: S3Store, key: str, part_size: int = PART_SIZE) -> None:
+        self._store = store
+        self._key = key
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    async def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            part = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            await self._upload_part(part)
+
+    async def _upload_part(self, part: bytes) -> None:
+        s3, bucket = self._store.client, self._store.bucket
+        if self._upload_id is None:
+            created = await asyncio.to_thread(
+                s3.create_multipart_upload, Bucket=bucket, Key=self._key
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        result = await asyncio.to_thread(
+            s3.upload_part, Bucket=bucket, Key=self._key, UploadId=self._upload_id,
+            PartNumber=number, Body=part,
+        )
+        self._parts.append({"PartNumber": number, "ETag": result["ETag"]})
+
+    async def commit(self, *, content_type: str, content_md5: bytes | None = None,
+                     metadata: dict[str, str] | None = None) -> ObjectInfo:
+        s3, bucket = self._store.client, self._store.bucket
+        if self._upload_id is None:
+            result = await asyncio.to_thread(
+                s3.put_object, Bucket=bucket, Key=self._key, Body=bytes(self._buffer),
+                ContentType=content_type, Metadata=metadata or {},
+            )
+            size = len(self._buffer)
+        else:
+            if self._buffer:
+                await self._upload_part(bytes(self._buffer))
+            result = await asyncio.to_thread(
+                s3.complete_multipart_upload, Bucket=bucket, Key=self._key,
+                UploadId=self._upload_id, MultipartUpload={"Parts": self._parts},
+            )
+            size = -1
+        self._buffer.clear()
+        return ObjectInfo(size=size, etag=result["ETag"].strip('"'))
+
+    async def abort(self) -> None:
+        if self._upload_id is not None:
+            await asyncio.to_thread(
+                self._store.client.abort_multipart_upload, Bucket=self._store.bucket,
+                Key=self._key, UploadId=self._upload_id,
+            )
+            self._upload_id = None
+        self._buffer.clear()
+
+
+class S3Store:
+    name = "aws_s3"
+
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        self._region = settings.aws_region
+        self._endpoint = settings.s3_endpoint_url or None
+
+    @cached_property
+    def client(self) -> Any:
+        # Short timeouts: a backup store that is down must fail fast, not hold a worker.
+        config = Config(connect_timeout=2, read_timeout=30,
+                        retries={"max_attempts": 2, "mode": "standard"})
+        return boto3.client("s3", region_name=self._region, endpoint_url=self._endpoint,
+                            config=config)
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
+        except ClientError:
+            extra = {}
+            if self._region != "us-east-1":
+                extra = {"CreateBucketConfiguration": {"LocationConstraint": self._region}}
+            await asyncio.to_thread(self.client.create_bucket, Bucket=self.bucket, **extra)
+
+    async def writer(self, key: str) -> S3Writer:
+        return S3Writer(self, key)
+
+    async def read(self, key: str, offset: int = 0, length: int | None = None
+                   ) -> AsyncIterator[bytes]:
+        extra = {}
+        if offset or length is not None:
+            end = "" if length is None else str(offset + length - 1)
+            extra["Range"] = f"bytes={offset}-{end}"
+        try:
+            result = await asyncio.to_thread(
+                self.client.get_object, Bucket=self.bucket, Key=key, **extra
+            )
+        except ClientError as exc:
+            if _missing(exc):
+                raise ObjectNotFound(key) from exc
+            raise
+        body = result["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, _READ_CHUNK):
+                yield chunk
+        finally:
+            body.close()
+
+    async def info(self, key: str) -> ObjectInfo | None:
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return ObjectInfo(
+            size=head["ContentLength"], etag=head["ETag"].strip('"'),
+            last_modified=head.get("LastModified"), content_type=head.get("ContentType"),
+            metadata=head.get("Metadata", {}),
+        )
+
+    async def delete(self, key: str) -> bool:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+        return True
+
+    async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
+                         content_disposition: str | None = None) -> str | None:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if content_disposition:
+            params["ResponseContentDisposition"] = content_disposition
+        return await asyncio.to_thread(
+            self.client.generate_presigned_url, "get_object", Params=params, ExpiresIn=expires_in
+        )
+
+    async def probe(self) -> dict[str, object]:
+        await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
+        return {"bucket": self.bucket}
