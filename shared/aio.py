@@ -41,3 +41,9 @@ class LoopLocal(Generic[T]):
     def forget(self) -> T | None:
         """Drop the current loop's instance (the caller closes it)."""
         return self._instances.pop(asyncio.get_running_loop(), None)
+
+    async def close(self) -> None:
+        """Close and drop the current loop's instance, if any (its ``close`` is awaited)."""
+        instance = self.forget()
+        if instance is not None:
+            await instance.close()  # type: ignore[attr-defined]

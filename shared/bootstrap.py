@@ -27,10 +27,13 @@ async def _ensure_queues(names: list[str]) -> None:
 
 async def provision() -> None:
     settings = get_settings()
-    await primary_store().ensure_container()
-    await _ensure_queues([settings.transform_queue, f"{settings.transform_queue}-poison"])
-    if settings.backup_enabled:
-        await backup_store().ensure_bucket()
+    try:
+        await primary_store().ensure_container()
+        await _ensure_queues([settings.transform_queue, f"{settings.transform_queue}-poison"])
+        if settings.backup_enabled:
+            await backup_store().ensure_bucket()
+    finally:
+        await primary_store().close()
 
 
 def main() -> int:

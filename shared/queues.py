@@ -35,3 +35,7 @@ async def queue(name: str) -> QueueClient:
 async def pending_messages(name: str) -> int:
     props = await (await queue(name)).get_queue_properties()
     return props.approximate_message_count or 0
+
+
+async def close() -> None:
+    await _services.close()

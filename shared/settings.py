@@ -53,7 +53,8 @@ def expand_connection_string(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # Only the documented names are read (a field name such as CONTAINER_NAME is not).
+    model_config = SettingsConfigDict(extra="ignore")
 
     # Primary storage (Azure Blob). A connection string wins; otherwise the account
     # name with a managed identity (DefaultAzureCredential).

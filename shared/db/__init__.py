@@ -53,6 +53,4 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
 
 
 async def close_pool() -> None:
-    pool = _pools.forget()
-    if pool is not None:
-        await pool.close()
+    await _pools.close()

@@ -265,7 +265,7 @@ async def _record(principal: Principal, sink: FileSink, filename: str | None,
                   metadata: UploadMetadata, quota: int | None,
                   md5_hex: str, sha256_hex: str, md5_raw: bytes) -> dict:
     """Reserve quota, insert the row, queue the backup and commit the blob: all or nothing."""
-    name = sanitize_filename(filename or "") or f"file{extension_for(sink.mime_type)}"
+    name = sanitize_filename(filename) if filename else f"file{extension_for(sink.mime_type)}"
     try:
         async with db.transaction() as conn:
             if await repository.reserve_usage(conn, principal.user_id, sink.size, quota) is None:

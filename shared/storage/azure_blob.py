@@ -106,6 +106,9 @@ class AzureBlobStore:
         url = f"https://{self._settings.storage_account}.blob.core.windows.net"
         return BlobServiceClient(url, credential=DefaultAzureCredential())
 
+    async def close(self) -> None:
+        await self._clients.close()
+
     async def service(self) -> BlobServiceClient:
         return await self._clients.get()
 
@@ -191,4 +194,4 @@ class AzureBlobStore:
 
     async def probe(self) -> dict[str, object]:
         props = await (await self.container()).get_container_properties()
-        return {"container": props.name}
+        return {"container": self.container_name, "last_modified": str(props.last_modified)}
