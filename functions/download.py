@@ -1,21 +1,47 @@
-"""Download resource: ``GET /download/{file_id}`` answers 302 to a short-lived signed URL."""
+"""Delivery resource: ``/download/{file_id}`` (302 to a signed URL, or a decrypted stream)
+and ``/stream/{file_id}`` (RFC 9110 ranges and validators, GET and HEAD)."""
 
 from __future__ import annotations
 
 import azure.functions as func
-from azurefunctions.extensions.http.fastapi import RedirectResponse, Request
+from azurefunctions.extensions.http.fastapi import (
+    RedirectResponse,
+    Request,
+    Response,
+    StreamingResponse,
+)
 
 from functions._http import endpoint, optional_principal, query_model
-from shared.delivery.download import DownloadQuery, download
+from shared.delivery.download import DownloadQuery, Redirect, download
+from shared.delivery.stream import StreamResponse, stream
 
 bp = func.Blueprint()
+ANON = func.AuthLevel.ANONYMOUS  # public files need no token; the JWT check guards the rest
 
 
-@bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+def _send(result: StreamResponse, method: str) -> Response:
+    headers = {**result.headers, "Content-Length": str(result.length)}
+    if result.status == 304:
+        return Response(status_code=304, headers=result.headers)
+    if method == "HEAD" or result.body is None:
+        return Response(status_code=result.status, headers=headers)
+    return StreamingResponse(result.body, status_code=result.status, headers=headers)
+
+
+@bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"], auth_level=ANON)
 @endpoint
-async def download_file(req: Request) -> RedirectResponse:
-    principal = optional_principal(req)  # public files need no token
-    target = await download(principal, req.path_params["file_id"],
+async def download_file(req: Request) -> Response:
+    principal = optional_principal(req)
+    result = await download(principal, req.path_params["file_id"],
                             query_model(req, DownloadQuery))
-    return RedirectResponse(target.url, status_code=302, headers=target.headers)
+    if isinstance(result, Redirect):
+        return RedirectResponse(result.url, status_code=302, headers=result.headers)
+    return _send(result, req.method)
+
+
+@bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
+@endpoint
+async def stream_file(req: Request) -> Response:
+    principal = optional_principal(req)
+    result = await stream(principal, req.path_params["file_id"], req.method, req.headers)
+    return _send(result, req.method)

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     encryption_previous_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEYS"
     )
+    # In Azure: a versioned Key Vault key URL; it wraps the data keys instead of ENCRYPTION_KEY.
+    encryption_key_vault_key: str = Field("", validation_alias="ENCRYPTION_KEY_VAULT_KEY_ID")
+    encryption_previous_vault_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEY_VAULT_KEY_IDS"
+    )
+    stream_max_open_range: int = Field(16 * 1024**2, validation_alias="STREAM_MAX_OPEN_RANGE")
 
     # URLs shown to clients
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")
@@ -111,12 +117,13 @@ class Settings(BaseSettings):
     log_level: str = Field("info", validation_alias="LOG_LEVEL")
 
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
-                     "upload_block_size", mode="before")
+                     "upload_block_size", "stream_max_open_range", mode="before")
     @classmethod
     def _size(cls, value: str | int) -> int:
         return parse_size(value)
 
-    @field_validator("allowed_mime_types", "encryption_previous_keys", mode="before")
+    @field_validator("allowed_mime_types", "encryption_previous_keys",
+                     "encryption_previous_vault_keys", mode="before")
     @classmethod
     def _csv(cls, value: str | list[str]) -> list[str]:
         if isinstance(value, str):

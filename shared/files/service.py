@@ -68,6 +68,14 @@ async def load_file(conn: AsyncConnection, principal: Principal | None, file_id:
     return row
 
 
+async def readable_file(principal: Principal | None, file_id: str) -> dict[str, Any]:
+    """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
+    async with db.connection() as conn:
+        row = await load_file(conn, principal, file_id, allow_public=True)
+        await repository.touch_access(conn, file_id, datetime.now(UTC))
+    return row
+
+
 def _summary(row: dict[str, Any], metadata: dict[str, Any], settings: Settings) -> FileSummary:
     return FileSummary(**row, urls=file_urls(row["id"], settings), metadata=metadata)
 

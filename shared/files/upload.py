@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from shared import db
 from shared.auth import Principal
+from shared.crypto import frames
 from shared.delivery.disposition import sanitize_filename
 from shared.errors import (
     BadRequest,
@@ -32,6 +33,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.files import quotas, repository
+from shared.files.content import new_sealer
 from shared.files.digests import Digests
 from shared.files.models import FileRecord, UploadMetadata, UploadResponse, UploadStats
 from shared.files.multipart import MultipartReader, PartData, PartEnd, PartStart
@@ -83,6 +85,7 @@ class FileSink:
         self._sniff = bytearray()
         self._writer: ObjectWriter | None = None
         self._digests = Digests()
+        self.sealer = new_sealer()  # None when encryption at rest is off
         self.size = 0
         self.mime_type = OCTET_STREAM
         self.path = ""
@@ -96,6 +99,13 @@ class FileSink:
             if len(self._sniff) >= SNIFF_BYTES:
                 await self._open()
         else:
+            await self._store(data)
+
+    async def _store(self, data: bytes) -> None:
+        assert self._writer is not None
+        if self.sealer is not None:
+            data = self.sealer.encryptor.update(data)
+        if data:
             await self._writer.write(data)
 
     def _check_limits(self) -> None:
@@ -116,7 +126,7 @@ class FileSink:
         self.path = (f"users/{user_segment(self._user_id)}/"
                      f"{self.file_id}{extension_for(self.mime_type)}")
         self._writer = await primary_store().writer(self.path)
-        await self._writer.write(bytes(self._sniff))
+        await self._store(bytes(self._sniff))
         self._sniff = bytearray()
 
     def _checked_type(self, detected: str) -> str:
@@ -133,11 +143,20 @@ class FileSink:
     async def finish(self) -> tuple[str, str, bytes]:
         if self._writer is None:
             await self._open()
+        if self.sealer is not None:
+            assert self._writer is not None
+            await self._writer.write(self.sealer.encryptor.finish())
         return await self._digests.finish()
+
+    @property
+    def stored_size(self) -> int:
+        return self.size if self.sealer is None else frames.ciphertext_size(self.size)
 
     async def commit(self, md5_raw: bytes) -> None:
         assert self._writer is not None
-        await self._writer.commit(content_type=self.mime_type, content_md5=md5_raw,
+        # The blob's Content-MD5 describes the stored bytes, so only plaintext blobs get it.
+        await self._writer.commit(content_type=self.mime_type,
+                                  content_md5=md5_raw if self.sealer is None else None,
                                   metadata={"file_id": self.file_id})
 
     async def abort(self) -> None:
@@ -283,7 +302,9 @@ async def _record(principal: Principal, sink: FileSink, filename: str | None,
                 "project_id": metadata.project_id, "original_name": name[:255],
                 "file_path": sink.path, "file_type": file_type(sink.mime_type),
                 "mime_type": sink.mime_type, "size_bytes": sink.size,
-                "stored_size_bytes": sink.size, "checksum_md5": md5_hex,
+                "stored_size_bytes": sink.stored_size, "checksum_md5": md5_hex,
+                "encryption_key_id": sink.sealer.key_id if sink.sealer else None,
+                "encryption": sink.sealer.envelope if sink.sealer else None,
                 "checksum_sha256": sha256_hex, "is_public": metadata.is_public,
                 "description": metadata.description, "tags": metadata.tags,
                 "custom_fields": metadata.custom_fields,

@@ -1,0 +1,116 @@
+"""``/stream``: a file's bytes with RFC 9110 semantics, the way a static file server answers.
+
+Ranges (single, suffix, open, several), validators (strong ETag from the content's SHA-256,
+Last-Modified from when the bytes were stored: they never change) and preconditions
+(If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since, If-Range). Only the
+requested bytes are read from storage; encrypted files are decrypted frame by frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.auth import Principal
+from shared.delivery import conditional, ranges
+from shared.delivery.disposition import content_disposition, must_download
+from shared.errors import ApiError, RangeNotSatisfiable
+from shared.files.content import read_plain
+from shared.files.service import readable_file
+from shared.settings import get_settings
+
+PreconditionFailed = type("PreconditionFailed", (ApiError,), {
+    "status": 412, "code": "PRECONDITION_FAILED", "message": "A precondition did not hold",
+})
+
+
+@dataclass
+class StreamResponse:
+    status: int
+    headers: dict[str, str]
+    body: AsyncIterator[bytes] | None = None
+    length: int = 0
+
+
+def representation_headers(row: dict[str, Any], *, disposition: str = "inline",
+                           filename: str | None = None) -> dict[str, str]:
+    """Headers every response carrying (or describing) the file's bytes sends.
+
+    Types a browser could execute (HTML, SVG, XML, JavaScript) are always attachments.
+    """
+    kind = "attachment" if must_download(row["mime_type"]) else disposition
+    cache = "public, max-age=3600" if row["is_public"] else "private, max-age=0, must-revalidate"
+    return {
+        "Accept-Ranges": "bytes",
+        "ETag": conditional.strong_etag(row["checksum_sha256"]),
+        "Last-Modified": conditional.http_date(row["created_at"]),
+        "Cache-Control": cache,
+        "Content-Disposition": content_disposition(kind, filename or row["original_name"]),
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+async def _multipart_body(row: dict[str, Any], parts: list[tuple[bytes, ranges.ByteRange]],
+                          trailer: bytes) -> AsyncIterator[bytes]:
+    for head, byte_range in parts:
+        yield head
+        async for chunk in read_plain(row, byte_range.start, byte_range.end):
+            yield chunk
+    yield trailer
+
+
+def _partial(row: dict[str, Any], request: ranges.RangeRequest, headers: dict[str, str]
+             ) -> StreamResponse:
+    size, mime = row["size_bytes"], row["mime_type"]
+    if len(request.ranges) == 1:
+        byte_range = ranges.bounded(request.ranges[0], get_settings().stream_max_open_range)
+        headers |= {"Content-Type": mime, "Content-Range": byte_range.content_range(size)}
+        return StreamResponse(206, headers, read_plain(row, byte_range.start, byte_range.end),
+                              byte_range.length)
+    boundary = ranges.multipart_boundary()
+    parts = ranges.multipart_parts(request.ranges, size, mime, boundary)
+    length = ranges.multipart_length(request.ranges, size, mime, boundary)
+    headers["Content-Type"] = ranges.multipart_content_type(boundary)
+    body = _multipart_body(row, parts, ranges.multipart_trailer(boundary))
+    return StreamResponse(206, headers, body, length)
+
+
+async def stream(principal: Principal | None, file_id: str, method: str,
+                 request_headers: Mapping[str, str]) -> StreamResponse:
+    row = await readable_file(principal, file_id)
+    headers = representation_headers(row)
+    etag, last_modified = headers["ETag"], row["created_at"]
+    verdict = conditional.evaluate(
+        method, etag=etag, last_modified=last_modified,
+        if_none_match=request_headers.get("if-none-match"),
+        if_modified_since=request_headers.get("if-modified-since"),
+        if_match=request_headers.get("if-match"),
+        if_unmodified_since=request_headers.get("if-unmodified-since"),
+    )
+    if verdict == 304:
+        keep = ("ETag", "Last-Modified", "Cache-Control", "Accept-Ranges",
+                "X-Content-Type-Options")
+        return StreamResponse(304, {k: headers[k] for k in keep})
+    if verdict == 412:
+        raise PreconditionFailed(details={"etag": etag})
+
+    size = row["size_bytes"]
+    request = ranges.parse_range(request_headers.get("range"), size)
+    if not conditional.if_range_allows_partial(request_headers.get("if-range"), etag=etag,
+                                               last_modified=last_modified):
+        request = ranges.parse_range(None, size)  # validator changed: send it all
+    if request.unsatisfiable:
+        raise RangeNotSatisfiable(
+            details={"size_bytes": size},
+            headers={"Content-Range": ranges.unsatisfied_content_range(size), **headers},
+        )
+    if request.satisfiable:
+        return _partial(row, request, headers)
+    return whole(row, headers)
+
+
+def whole(row: dict[str, Any], headers: dict[str, str]) -> StreamResponse:
+    size = row["size_bytes"]
+    headers = {**headers, "Content-Type": row["mime_type"]}
+    return StreamResponse(200, headers, read_plain(row, 0, size - 1) if size else None, size)
