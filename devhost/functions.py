@@ -1,0 +1,141 @@
+"""Load the FunctionApp and describe its functions as the host's indexer sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import sys
+import threading
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+log = logging.getLogger("devhost.functions")
+
+HTTP, QUEUE, BLOB, TIMER = "httpTrigger", "queueTrigger", "blobTrigger", "timerTrigger"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One indexed function: its name, trigger binding and the Python callable."""
+
+    name: str
+    trigger: Mapping[str, Any]
+    user_function: Callable[..., Any]
+
+    @property
+    def trigger_type(self) -> str:
+        return str(self.trigger.get("type", ""))
+
+    @property
+    def arg_name(self) -> str:
+        return str(self.trigger["name"])
+
+    def annotation(self, param: str) -> Any:
+        """The type hint of a parameter, or None (hints may be strings under PEP 563)."""
+        try:
+            hints = typing.get_type_hints(self.user_function)
+        except Exception:  # an unresolvable hint must not stop the host
+            hints = getattr(self.user_function, "__annotations__", {})
+        return hints.get(param)
+
+    def wants_context(self) -> bool:
+        return "context" in inspect.signature(self.user_function).parameters
+
+
+def load_app(reference: str, root: Path) -> func.FunctionApp:
+    """Import ``module:attribute`` (default attribute ``app``) with the project root on sys.path."""
+    module_name, _, attribute = reference.partition(":")
+    root_str = str(root.resolve())
+    if root_str not in sys.path:
+        sys.path.insert(0, root_str)
+    module = importlib.import_module(module_name)
+    app = getattr(module, attribute or "app")
+    if not hasattr(app, "get_functions"):
+        raise TypeError(f"{reference} is not an azure.functions.FunctionApp")
+    return app
+
+
+def index_functions(app: func.FunctionApp) -> list[FunctionSpec]:
+    """Read the app's functions. ``get_functions()`` may run only once per app object."""
+    specs = []
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        if trigger is None:
+            continue
+        specs.append(
+            FunctionSpec(
+                name=function.get_function_name(),
+                trigger=_plain(trigger.get_dict_repr()),
+                user_function=function.get_user_function(),
+            )
+        )
+    return specs
+
+
+def _plain(value: Any) -> Any:
+    """Enums (HttpMethod, AuthLevel, ...) in the binding dict become their string values."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    enum_value = getattr(value, "value", None)
+    if enum_value is not None and not isinstance(value, str | int | float | bool):
+        return enum_value
+    return value
+
+
+class InvocationContext(func.Context):
+    """The ``context`` argument the Python worker passes to functions that ask for it."""
+
+    def __init__(self, function_name: str, function_directory: str) -> None:
+        self._invocation_id = str(uuid.uuid4())
+        self._function_name = function_name
+        self._function_directory = function_directory
+        self._thread_local = threading.local()
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> Any:
+        return self._thread_local
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def function_directory(self) -> str:
+        return self._function_directory
+
+    @property
+    def trace_context(self) -> Any:
+        return None
+
+    @property
+    def retry_context(self) -> Any:
+        return None
+
+
+async def invoke(spec: FunctionSpec, arguments: dict[str, Any], root: Path | None = None) -> Any:
+    """Call the user function: coroutines are awaited, plain functions run in a worker thread
+    (as the Python worker does), so a blocking function never stalls the event loop."""
+    kwargs = dict(arguments)
+    if spec.wants_context():
+        kwargs["context"] = InvocationContext(spec.name, str(root or Path.cwd()))
+    target = spec.user_function
+    if inspect.iscoroutinefunction(target):
+        return await target(**kwargs)
+    result = await asyncio.to_thread(target, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -1,0 +1,130 @@
+"""The host: index the app once, serve its HTTP functions and run its other triggers in the
+same event loop (started and stopped by the ASGI lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from devhost import http
+from devhost.blobs import BlobPath, BlobTriggerRunner
+from devhost.config import HostConfig, is_disabled, resolve_settings
+from devhost.functions import BLOB, HTTP, QUEUE, TIMER, FunctionSpec, index_functions, load_app
+from devhost.queues import QueueTriggerRunner
+from devhost.storage import connection_string
+from devhost.timers import TimerTriggerRunner
+
+log = logging.getLogger("devhost")
+
+# A runner that crashed (storage down, say) is started again after this delay.
+RESTART_DELAY_SECONDS = 3.0
+
+
+class Runner(Protocol):
+    spec: FunctionSpec
+
+    async def run(self) -> None: ...
+
+    async def close(self, grace: float = 5.0) -> None: ...
+
+
+class DevHost:
+    def __init__(self, app_ref: str = "function_app:app", root: Path | None = None,
+                 host_json: Path | None = None) -> None:
+        self.root = (root or Path.cwd()).resolve()
+        self.config = HostConfig.load(host_json or self.root / "host.json")
+        specs = index_functions(load_app(app_ref, self.root))
+        for spec in specs:
+            if is_disabled(spec.name):
+                log.info("function disabled", extra={"fields": {"function": spec.name}})
+        self.specs = [spec for spec in specs if not is_disabled(spec.name)]
+
+    def of_type(self, trigger_type: str) -> list[FunctionSpec]:
+        return [spec for spec in self.specs if spec.trigger_type == trigger_type]
+
+    def asgi_app(self) -> Starlette:
+        routes = http.build_routes(self.of_type(HTTP), self.config.route_prefix, self.root)
+        return Starlette(
+            routes=routes,
+            middleware=[Middleware(http.AccessLogMiddleware)],
+            exception_handlers={
+                HTTPException: http.http_exception_handler,
+                Exception: http.unhandled_exception_handler,
+            },
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        runners = self.build_runners()
+        tasks = [asyncio.create_task(self._supervise(runner)) for runner in runners]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(runner.close() for runner in runners), return_exceptions=True)
+
+    def build_runners(self) -> list[Runner]:
+        runners: list[Runner] = []
+        for spec in self.specs:
+            if spec.trigger_type == HTTP:
+                continue
+            try:
+                runner = self._runner_for(spec)
+            except Exception as exc:  # the real host also refuses just that function
+                log.error("function not started: %s", exc,
+                          extra={"fields": {"function": spec.name}})
+                continue
+            if runner is not None:
+                runners.append(runner)
+        return runners
+
+    def _runner_for(self, spec: FunctionSpec) -> Runner | None:
+        trigger = spec.trigger
+        if spec.trigger_type == QUEUE:
+            return QueueTriggerRunner(
+                spec, resolve_settings(str(trigger["queueName"])).lower(),
+                connection_string(trigger.get("connection")), self.config.queues,
+            )
+        if spec.trigger_type == BLOB:
+            return BlobTriggerRunner(
+                spec, BlobPath.parse(resolve_settings(str(trigger["path"]))),
+                connection_string(trigger.get("connection")), self.config.queues,
+            )
+        if spec.trigger_type == TIMER:
+            return TimerTriggerRunner(spec, resolve_settings(str(trigger["schedule"])))
+        log.warning("trigger type not supported by devhost",
+                    extra={"fields": {"function": spec.name, "type": spec.trigger_type}})
+        return None
+
+    async def _supervise(self, runner: Runner) -> None:
+        while True:
+            try:
+                await runner.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("trigger runner crashed; restarting",
+                              extra={"fields": {"function": runner.spec.name}})
+                await asyncio.sleep(RESTART_DELAY_SECONDS)
+
+
+def serve(host: DevHost, bind: str = "127.0.0.1", port: int = 8089) -> None:
+    log.info("devhost serving", extra={"fields": {"url": f"http://{bind}:{port}",
+                                                  "functions": len(host.specs)}})
+    uvicorn.run(
+        host.asgi_app(), host=bind, port=port, log_config=None, access_log=False,
+        lifespan="on", timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,21 @@
+"""Connection strings of the storage a trigger names (``connection`` = an app-setting name)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from shared.settings import expand_connection_string
+
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
+
+
+def connection_string(setting: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The host looks the setting up as-is, then with the ``AzureWebJobs`` prefix."""
+    source = os.environ if env is None else env
+    name = setting or DEFAULT_CONNECTION
+    for key in (name, f"AzureWebJobs{name}"):
+        value = source.get(key)
+        if value:
+            return expand_connection_string(value)
+    raise LookupError(f"storage connection setting {name!r} is not defined")
