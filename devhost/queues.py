@@ -1,0 +1,183 @@
+"""Queue triggers driven from Azurite with the real host's polling, retry and poison rules.
+
+- A batch of ``batchSize`` messages is fetched whenever no more than ``newBatchThreshold``
+  are still being processed.
+- An empty queue is polled again with exponential back-off up to ``maxPollingInterval``;
+  finding messages resets the back-off.
+- A message is held invisible (renewed) while its function runs. Success deletes it; a
+  failure makes it visible again after ``visibilityTimeout``; a failure when its dequeue
+  count has reached ``maxDequeueCount`` moves it to ``<queue>-poison``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.functions.queue import QueueMessage
+from azure.storage.queue import QueueMessage as SdkQueueMessage
+from azure.storage.queue.aio import QueueClient
+
+from devhost.config import QueueOptions
+from devhost.functions import FunctionSpec, invoke
+
+log = logging.getLogger("devhost.queue")
+
+MIN_POLL_INTERVAL = 0.1
+# How long a message is leased for while its function runs, renewed at half that.
+LEASE_SECONDS = 60
+
+
+@dataclass
+class _Lease:
+    message_id: str
+    pop_receipt: str
+
+
+def decode_body(content: str, encoding: str) -> bytes:
+    if encoding == "base64":
+        return base64.b64decode(content, validate=True)
+    return content.encode("utf-8")
+
+
+class QueueTriggerRunner:
+    def __init__(self, spec: FunctionSpec, queue_name: str, conn_str: str,
+                 options: QueueOptions) -> None:
+        self.spec = spec
+        self.queue_name = queue_name
+        self.options = options
+        self._conn_str = conn_str
+        self._client = QueueClient.from_connection_string(conn_str, queue_name)
+        self._poison = QueueClient.from_connection_string(conn_str, f"{queue_name}-poison")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    @property
+    def _fields(self) -> dict[str, str]:
+        return {"function": self.spec.name, "queue": self.queue_name}
+
+    async def run(self) -> None:
+        await self._ensure_queues()
+        log.info("queue trigger listening", extra={"fields": self._fields})
+        delay = MIN_POLL_INTERVAL
+        while True:
+            await self._room.wait()
+            try:
+                messages = await self._receive()
+            except Exception:
+                log.exception("queue receive failed", extra={"fields": self._fields})
+                messages = []
+            if messages:
+                delay = MIN_POLL_INTERVAL
+                for message in messages:
+                    self._spawn(message)
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max(self.options.max_polling_interval, MIN_POLL_INTERVAL))
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Let running invocations finish (bounded), then release the HTTP sessions."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+        await self._client.close()
+        await self._poison.close()
+
+    async def _ensure_queues(self) -> None:
+        for client in (self._client, self._poison):
+            with contextlib.suppress(ResourceExistsError):
+                await client.create_queue()
+
+    async def _receive(self) -> list[SdkQueueMessage]:
+        count = self.options.batch_size
+        pages = self._client.receive_messages(
+            messages_per_page=count, max_messages=count, visibility_timeout=LEASE_SECONDS
+        )
+        return [message async for message in pages]
+
+    def _spawn(self, message: SdkQueueMessage) -> None:
+        task = asyncio.create_task(self._process(message))
+        self._tasks.add(task)
+        if len(self._tasks) > self.options.new_batch_threshold:
+            self._room.clear()
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) <= self.options.new_batch_threshold:
+            self._room.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("queue message handling failed", exc_info=task.exception(),
+                      extra={"fields": self._fields})
+
+    async def _process(self, message: SdkQueueMessage) -> None:
+        lease = _Lease(message.id, message.pop_receipt)
+        fields = {**self._fields, "message_id": message.id,
+                  "dequeue_count": message.dequeue_count}
+        # A count already past the limit means a host died mid-run on the last attempt.
+        if message.dequeue_count > self.options.max_dequeue_count:
+            await self._to_poison(message, lease, fields)
+            return
+        try:
+            body = decode_body(message.content, self.options.message_encoding)
+        except (binascii.Error, ValueError):
+            log.error("message is not valid base64", extra={"fields": fields})
+            await self._to_poison(message, lease, fields)
+            return
+        if await self._run_function(message, body, lease, fields):
+            await self._client.delete_message(lease.message_id, lease.pop_receipt)
+        elif message.dequeue_count >= self.options.max_dequeue_count:
+            await self._to_poison(message, lease, fields)
+        else:
+            await self._client.update_message(
+                lease.message_id, pop_receipt=lease.pop_receipt,
+                visibility_timeout=int(self.options.visibility_timeout),
+            )
+
+    async def _run_function(self, message: SdkQueueMessage, body: bytes, lease: _Lease,
+                            fields: dict[str, object]) -> bool:
+        argument = QueueMessage(
+            id=message.id, body=body, dequeue_count=message.dequeue_count,
+            insertion_time=message.inserted_on, expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt,
+        )
+        renewer = asyncio.create_task(self._renew(lease))
+        try:
+            await invoke(self.spec, {self.spec.arg_name: argument})
+        except Exception:
+            log.exception("queue function failed", extra={"fields": fields})
+            return False
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        log.info("queue function succeeded", extra={"fields": fields})
+        return True
+
+    async def _renew(self, lease: _Lease) -> None:
+        """Keep the message invisible while a long function runs (the host does the same)."""
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 2)
+            try:
+                updated = await self._client.update_message(
+                    lease.message_id, pop_receipt=lease.pop_receipt,
+                    visibility_timeout=LEASE_SECONDS,
+                )
+            except ResourceNotFoundError:
+                return
+            lease.pop_receipt = updated.pop_receipt
+
+    async def _to_poison(self, message: SdkQueueMessage, lease: _Lease,
+                         fields: dict[str, object]) -> None:
+        # The raw (still encoded) content is copied, so a poison consumer decodes it alike.
+        await self._poison.send_message(message.content)
+        await self._client.delete_message(lease.message_id, lease.pop_receipt)
+        log.warning("message moved to poison queue",
+                    extra={"fields": {**fields, "poison_queue": f"{self.queue_name}-poison"}})
