@@ -1,0 +1,175 @@
+"""``python -m devhost serve | token | stack``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from devhost.config import apply_local_settings
+
+if TYPE_CHECKING:
+    from devhost.stack import LocalStack
+
+SETTINGS_FILE = "local.settings.json"
+EXAMPLE_SETTINGS_FILE = "local.settings.example.json"
+DEFAULT_PORT = 8089
+
+log = logging.getLogger("devhost.stack")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.command(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the function app against the environment")
+    _add_serve_options(serve)
+    serve.set_defaults(command=cmd_serve)
+
+    token = commands.add_parser("token", help="print a development JWT")
+    token.add_argument("--sub", required=True, help="user id (the sub claim)")
+    token.add_argument("--role", required=True, choices=["user", "premium", "admin"])
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--root", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
+    token.set_defaults(command=cmd_token)
+
+    stack = commands.add_parser("stack", help="start Azurite, PostgreSQL, moto S3 and serve")
+    _add_serve_options(stack)
+    stack.add_argument("--data-dir", type=Path, help="where the services keep data (ROOT/.local)")
+    stack.add_argument("--no-provision", action="store_true",
+                       help="skip `python -m shared.db.migrate` and `python -m shared.bootstrap`")
+    stack.set_defaults(command=cmd_stack)
+    return parser
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("DEVHOST_PORT", DEFAULT_PORT)))
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
+    parser.add_argument("--app", default="function_app:app",
+                        help="module:attribute of the FunctionApp (default function_app:app)")
+    parser.add_argument("--host-json", type=Path, help="host.json to use (default ROOT/host.json)")
+    parser.add_argument("--no-settings", action="store_true",
+                        help=f"ignore {SETTINGS_FILE} (the environment is complete)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from devhost.logs import configure_logging
+
+    root = args.root.resolve()
+    if not args.no_settings:
+        apply_local_settings(root / SETTINGS_FILE)
+    configure_logging()
+    from devhost.host import DevHost, serve
+
+    serve(DevHost(args.app, root, args.host_json), args.host, args.port)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from devhost.tokens import mint_token
+
+    apply_local_settings(args.root.resolve() / SETTINGS_FILE)
+    secret = os.environ.get("JWT_SECRET", "")
+    if not secret:
+        print(f"JWT_SECRET is not set (environment or {SETTINGS_FILE})", file=sys.stderr)
+        return 1
+    extra = {claim: os.environ[var] for claim, var in
+             (("iss", "JWT_ISSUER"), ("aud", "JWT_AUDIENCE")) if os.environ.get(var)}
+    print(mint_token(args.sub, args.role, secret, ttl=args.ttl, **extra))
+    return 0
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from devhost.logs import configure_logging
+    from devhost.stack import (
+        DevhostProcess,
+        LocalStack,
+        StackError,
+        StackPorts,
+        check_ports,
+        signals_deferred,
+    )
+
+    configure_logging()
+    root = args.root.resolve()
+    if not args.no_settings:
+        apply_local_settings(root / SETTINGS_FILE)
+    ports = StackPorts.from_env()
+    try:
+        check_ports([*ports.described(), (args.port, "devhost", "DEVHOST_PORT or pass --port")])
+    except StackError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if not args.no_settings and _ensure_settings_file(root):
+        apply_local_settings(root / SETTINGS_FILE)
+
+    # SIGTERM/SIGHUP take the same orderly way out as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    stack = LocalStack(args.data_dir or root / ".local", ports,
+                       database_url=os.environ.get("DATABASE_URL") or None, root=root)
+    devhost: DevhostProcess | None = None
+    try:
+        _start(stack, provision=not args.no_provision)
+        devhost = DevhostProcess(
+            {**stack.env(), "PUBLIC_BASE_URL": os.environ.get(
+                "PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")},
+            args.port, app=args.app, bind=args.host, host_json=args.host_json, root=root,
+            load_settings_file=not args.no_settings,
+        )
+        devhost.start()
+        log.info("ready: the API is served on http://%s:%s (Ctrl-C stops everything)",
+                 args.host, args.port)
+        code = devhost.wait()
+        log.error("devhost exited with code %s; stopping the stack", code)
+        return code or 1
+    except KeyboardInterrupt:
+        log.info("stopping")
+        return 0
+    except StackError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        with signals_deferred():
+            if devhost is not None:
+                devhost.stop()
+            stack.stop()
+
+
+def _start(stack: LocalStack, provision: bool) -> None:
+    log.info("starting Azurite, PostgreSQL and moto S3",
+             extra={"fields": {"data_dir": str(stack.data_dir)}})
+    stack.start()
+    log.info("services up", extra={"fields": {
+        "blob": stack.ports.blob, "queue": stack.ports.queue, "s3": stack.ports.s3,
+        "database": stack.database_url}})
+    if provision:
+        log.info("applying migrations and provisioning storage")
+        stack.provision()
+
+
+def _ensure_settings_file(root: Path) -> bool:
+    """Create local.settings.json from the example, as a first `make run` needs."""
+    target, example = root / SETTINGS_FILE, root / EXAMPLE_SETTINGS_FILE
+    if target.exists() or not example.exists():
+        return False
+    shutil.copyfile(example, target)
+    log.info("created %s from %s", SETTINGS_FILE, EXAMPLE_SETTINGS_FILE)
+    return True
