@@ -1,0 +1,153 @@
+"""Session fixtures: one real local stack (Azurite, PostgreSQL, moto S3) and one devhost per
+test session, on ports the OS hands out and in a temporary directory, so that test runs side
+by side never collide and never touch the fixed ports of `make run`.
+
+- ``stack``          the started ``devhost.stack.LocalStack`` (migrated and provisioned)
+- ``stack_env``      the app's settings pointing at it (dict)
+- ``devhost``        the running ``devhost.stack.DevhostProcess``; ``base_url`` its URL
+- ``api``            an ``httpx.Client`` on ``base_url``
+- ``token_for``      ``token_for(sub, role="user", **claims) -> str`` (HS256, the stack's secret)
+- ``auth_headers``   ``auth_headers(sub, role="user", **claims) -> {"Authorization": ...}``
+- ``app_functions``  ``{name: azure.functions Function}`` of ``function_app.app``, in-process
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) needs the root too
+    sys.path.insert(0, str(ROOT))
+
+from devhost.stack import (  # noqa: E402
+    DevhostProcess,
+    LocalStack,
+    StackError,
+    StackPorts,
+    free_ports,
+)
+from devhost.tokens import mint_token  # noqa: E402
+
+EXAMPLE_SETTINGS = ROOT / "local.settings.example.json"
+
+
+def example_settings() -> dict[str, str]:
+    """The documented local settings: the base every test configuration starts from."""
+    values = json.loads(EXAMPLE_SETTINGS.read_text(encoding="utf-8"))["Values"]
+    return {key: str(value) for key, value in values.items()}
+
+
+@pytest.fixture(scope="session")
+def devhost_port() -> int:
+    return free_ports(1)[0]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, devhost_port: int) -> Iterator[LocalStack]:
+    local = LocalStack(
+        tmp_path_factory.mktemp("stack"),
+        StackPorts.free(),
+        database_url=os.environ.get("DATABASE_URL") or None,
+        jwt_secret=example_settings()["JWT_SECRET"],
+    )
+    try:
+        local.start()
+        local.provision(extra_env=_settings_for(local, devhost_port))
+    except StackError as exc:
+        local.stop()
+        pytest.fail(f"the local stack could not be prepared: {exc}", pytrace=False)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def _settings_for(local: LocalStack, devhost_port: int) -> dict[str, str]:
+    return {
+        **example_settings(),
+        **local.env(),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{devhost_port}",
+        "DEVHOST_BLOB_POLL_SECONDS": "0.5",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_env(stack: LocalStack, devhost_port: int) -> dict[str, str]:
+    return _settings_for(stack, devhost_port)
+
+
+@pytest.fixture(scope="session")
+def devhost(stack_env: dict[str, str], devhost_port: int,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
+    log_path = tmp_path_factory.mktemp("devhost") / "devhost.log"
+    process = DevhostProcess(stack_env, devhost_port, log_path=log_path)
+    try:
+        process.start()
+    except StackError as exc:
+        pytest.fail(f"the devhost did not start: {exc}", pytrace=False)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(devhost: DevhostProcess) -> str:
+    return devhost.url
+
+
+@pytest.fixture(scope="session")
+def api(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def token_for(stack_env: dict[str, str]) -> Callable[..., str]:
+    def make(sub: str, role: str = "user", **claims: Any) -> str:
+        return mint_token(sub, role, stack_env["JWT_SECRET"], **claims)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def auth_headers(token_for: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    def make(sub: str, role: str = "user", **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(sub, role, **claims)}"}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app_functions(stack_env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """The registered function objects, for calling them in-process against the stack.
+
+    ``get_functions()`` may run only once per app, hence one session-wide call.
+    """
+    saved = dict(os.environ)
+    os.environ.update(stack_env)
+    _reset_settings_cache()
+    try:
+        app = importlib.import_module("function_app").app
+        yield {function.get_function_name(): function for function in app.get_functions()}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _reset_settings_cache()
+
+
+def _reset_settings_cache() -> None:
+    """Settings are cached per process; a changed environment must be read again."""
+    settings = sys.modules.get("shared.settings")
+    cached = getattr(settings, "get_settings", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        cached.cache_clear()
