@@ -95,7 +95,9 @@ class Settings(BaseSettings):
     quota_premium_bytes: int = Field(50 * 1024**3, validation_alias="QUOTA_PREMIUM_BYTES")
     trash_retention_days: int = Field(30, validation_alias="TRASH_RETENTION_DAYS")
     signed_url_expires: int = Field(3600, validation_alias="SIGNED_URL_EXPIRES")
-    upload_block_size: int = Field(4 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
+    # Azure blocks: fewer, larger ones are faster (Azurite pays per request); 8 MiB blocks keep
+    # an upload's memory near 24 MiB whatever the file size.
+    upload_block_size: int = Field(8 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")

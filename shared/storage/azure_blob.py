@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,12 @@ from shared.aio import LoopLocal
 from shared.settings import Settings
 from shared.storage.base import ObjectInfo, ObjectNotFound
 
-_MAX_INFLIGHT_BLOCKS = 3  # overlap network writes with reading the request body
+# Blocks being sent while the next one fills: overlaps network writes with reading the
+# request body, and bounds an upload's memory (about this much plus one block).
+_INFLIGHT_BYTES = 16 * 1024 * 1024
+# Downloads arrive in pieces of this size, so reading a large blob holds one piece at a time
+# (the SDK's default first GET is 32 MiB).
+_READ_PIECE = 4 * 1024 * 1024
 
 
 def _block_id(index: int) -> str:
@@ -33,28 +39,47 @@ class AzureBlobWriter:
     def __init__(self, container: ContainerClient, key: str, block_size: int) -> None:
         self._blob = container.get_blob_client(key)
         self._block_size = block_size
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []  # joined once per block: one copy per byte
+        self._buffered = 0
         self._block_ids: list[str] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._committed = False
 
     async def write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= self._block_size:
-            block = bytes(self._buffer[: self._block_size])
-            del self._buffer[: self._block_size]
-            await self._stage(block)
+        self._pieces.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._block_size:
+            joined = b"".join(self._pieces)
+            cut = len(joined) - len(joined) % self._block_size
+            self._pieces = [joined[cut:]] if cut < len(joined) else []
+            self._buffered = len(joined) - cut
+            if cut == len(joined) == self._block_size:
+                await self._stage(joined)
+                return
+            for start in range(0, cut, self._block_size):
+                await self._stage(joined[start:start + self._block_size])
+
+    def _take_rest(self) -> bytes:
+        rest = b"".join(self._pieces)
+        self._pieces, self._buffered = [], 0
+        return rest
 
     async def _stage(self, block: bytes) -> None:
-        while len(self._inflight) >= _MAX_INFLIGHT_BLOCKS:
+        while len(self._inflight) >= max(1, _INFLIGHT_BYTES // self._block_size):
             done, _ = await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 self._inflight.discard(task)
                 task.result()
         block_id = _block_id(len(self._block_ids))
         self._block_ids.append(block_id)
-        task = asyncio.create_task(self._blob.stage_block(block_id, block, length=len(block)))
-        self._inflight.add(task)
+        self._inflight.add(asyncio.create_task(self._put_block(block_id, block)))
+
+    async def _put_block(self, block_id: str, block: bytes) -> None:
+        # A transactional MD5 lets the service verify each block as it lands (and spares
+        # it computing a CRC64, which Azurite does slowly in JavaScript).
+        md5 = await asyncio.to_thread(lambda: hashlib.md5(block, usedforsecurity=False).digest())
+        await self._blob.stage_block(block_id, block, length=len(block),
+                                     transactional_content_md5=md5)
 
     async def _drain(self) -> None:
         if self._inflight:
@@ -65,9 +90,9 @@ class AzureBlobWriter:
 
     async def commit(self, *, content_type: str, content_md5: bytes | None = None,
                      metadata: dict[str, str] | None = None) -> ObjectInfo:
-        if self._buffer or not self._block_ids:
-            await self._stage(bytes(self._buffer))
-            self._buffer.clear()
+        rest = self._take_rest()
+        if rest or not self._block_ids:
+            await self._stage(rest)
         await self._drain()
         result = await self._blob.commit_block_list(
             self._block_ids,
@@ -99,12 +124,13 @@ class AzureBlobStore:
         self._delegation: tuple[datetime, object] | None = None
 
     async def _open(self) -> BlobServiceClient:
+        sizes = {"max_single_get_size": _READ_PIECE, "max_chunk_get_size": _READ_PIECE}
         if self._conn:
-            return BlobServiceClient.from_connection_string(self._conn)
+            return BlobServiceClient.from_connection_string(self._conn, **sizes)
         from azure.identity.aio import DefaultAzureCredential
 
         url = f"https://{self._settings.storage_account}.blob.core.windows.net"
-        return BlobServiceClient(url, credential=DefaultAzureCredential())
+        return BlobServiceClient(url, credential=DefaultAzureCredential(), **sizes)
 
     async def close(self) -> None:
         await self._clients.close()

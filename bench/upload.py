@@ -1,0 +1,81 @@
+"""Single-shot upload of a 50 MiB file: through the API (devhost, multipart, streamed)
+beside azure-storage-blob uploading the same bytes to the same Azurite; devhost memory."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.harness import Bench, MiB, PeakRss, interleaved, make_file, row
+
+SIZE = 50 * MiB
+RUNS = 5
+
+
+def _api_upload(client: httpx.Client, token: str, path: Path) -> None:
+    with path.open("rb") as body:
+        response = client.post(
+            "/api/v1/storage/upload",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": (path.name, body, "image/png")},
+        )
+    response.raise_for_status()
+
+
+def _sdk_single_put(container, data: bytes) -> None:
+    container.upload_blob(f"bench/{uuid.uuid4()}", data)
+
+
+def _sdk_streamed(container, path: Path) -> None:
+    # A stream of unknown length: the SDK stages blocks and commits them, as the API must.
+    def chunks():
+        with path.open("rb") as f:
+            while block := f.read(4 * MiB):
+                yield block
+    container.upload_blob(f"bench/{uuid.uuid4()}", chunks())
+
+
+def _fresh_owner(bench: Bench) -> str:
+    # A new owner each time: the same bytes twice for one owner would be a duplicate (409).
+    return bench.token(f"bench-{uuid.uuid4().hex[:10]}")
+
+
+def run(bench: Bench) -> list[str]:
+    # The backup trigger is switched off so that the figure is the upload path alone.
+    host = bench.devhost(**{"AzureWebJobs.backup_new_blob.Disabled": "true"})
+    container = bench.container()
+    large = make_file(bench.data_dir / "upload-50m.png", SIZE)
+    huge = make_file(bench.data_dir / "upload-200m.png", 4 * SIZE)
+    data = large.read_bytes()
+    try:
+        with httpx.Client(base_url=host.url, timeout=300) as client:
+            median = interleaved(RUNS, {
+                "api": lambda _: _api_upload(client, _fresh_owner(bench), large),
+                "put": lambda _: _sdk_single_put(container, data),
+                "blocks": lambda _: _sdk_streamed(container, large),
+            })
+            peaks = {}
+            for path in (large, huge):
+                with PeakRss(host.pid) as rss:
+                    _api_upload(client, _fresh_owner(bench), path)
+                peaks[path] = rss.peak
+    finally:
+        host.stop()
+
+    def rate(seconds: float) -> str:
+        return f"{SIZE / MiB / seconds:8.1f} MiB/s"
+
+    return [
+        f"Upload of 50 MiB (median of {RUNS}, interleaved):",
+        row("API POST /upload (multipart, streamed)", rate(median["api"])),
+        row("SDK upload_blob(bytes): one Put Blob", rate(median["put"])),
+        row("SDK upload_blob(iterator): staged blocks", rate(median["blocks"])),
+        row("ratio API / SDK one Put Blob", f"{median['put'] / median['api']:14.2f}",
+            "target >= 0.8"),
+        row("ratio API / SDK staged blocks", f"{median['blocks'] / median['api']:14.2f}"),
+        row("devhost peak RSS, 50 MiB upload", f"{peaks[large] / MiB:9.1f} MiB"),
+        row("devhost peak RSS, 200 MiB upload", f"{peaks[huge] / MiB:9.1f} MiB",
+            "bounded by the block size, not the file size"),
+    ]
