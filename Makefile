@@ -1,0 +1,67 @@
+# Two commands a new user needs: `make run` and `make test`. Everything else is installed on
+# demand: the virtualenv from requirements-dev.txt and Azurite from package-lock.json, each
+# only when its inputs changed (stamp files).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.requirements.stamp
+NPM_STAMP := node_modules/.package-lock.stamp
+
+SUB ?= dev-user
+ROLE ?= user
+
+.PHONY: help install run test lint bench token clean
+
+help:
+	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
+	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
+	@echo "make lint   ruff check ."
+	@echo "make bench  run the benchmarks"
+	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
+	@echo "make clean  delete the local stack's data (.local/)"
+
+install: $(PIP_STAMP) $(NPM_STAMP)
+
+# Debian's python3 may lack ensurepip (package python3-venv): fall back to a venv without
+# pip and install pip into it with the system's pip, else say what is missing.
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or python3 on PATH)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "$(PYTHON) is older than Python 3.11" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
+		$(PYTHON) -m pip --python $(PY) install --quiet pip; } || { \
+		echo "cannot create $(VENV): install python3-venv (Debian: apt-get install python3-venv)" >&2; \
+		rm -rf $(VENV); exit 1; }
+
+$(PIP_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# npm ci recreates node_modules from the lock file, so the stamp is written after it.
+$(NPM_STAMP): package-lock.json package.json
+	@command -v npm >/dev/null || { echo "Node.js 20 and npm are required for Azurite" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
+run: install
+	$(PY) -m devhost stack
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) -m bench
+
+token: install
+	@$(PY) -m devhost token --sub "$(SUB)" --role "$(ROLE)"
+
+clean:
+	rm -rf .local
