@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from devhost.config import apply_local_settings
 
@@ -159,10 +160,19 @@ def _start(stack: LocalStack, provision: bool) -> None:
     stack.start()
     log.info("services up", extra={"fields": {
         "blob": stack.ports.blob, "queue": stack.ports.queue, "s3": stack.ports.s3,
-        "database": stack.database_url}})
+        "database": _without_password(stack.database_url)}})
     if provision:
         log.info("applying migrations and provisioning storage")
         stack.provision()
+
+
+def _without_password(url: str) -> str:
+    """A DATABASE_URL fit for a log line."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _ensure_settings_file(root: Path) -> bool:

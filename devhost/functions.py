@@ -12,6 +12,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,19 @@ class FunctionSpec:
         return str(self.trigger["name"])
 
     def annotation(self, param: str) -> Any:
-        """The type hint of a parameter, or None (hints may be strings under PEP 563)."""
-        try:
-            hints = typing.get_type_hints(self.user_function)
-        except Exception:  # an unresolvable hint must not stop the host
-            hints = getattr(self.user_function, "__annotations__", {})
-        return hints.get(param)
+        """The type hint of a parameter, or None."""
+        return self._hints.get(param)
 
+    @cached_property
+    def _hints(self) -> dict[str, Any]:
+        try:  # hints may be strings (PEP 563), resolved against the function's module
+            return typing.get_type_hints(self.user_function)
+        except Exception:  # an unresolvable hint must not stop the host
+            return dict(getattr(self.user_function, "__annotations__", {}))
+
+    @cached_property
     def wants_context(self) -> bool:
+        """The worker passes ``context`` to functions that declare that parameter."""
         return "context" in inspect.signature(self.user_function).parameters
 
 
@@ -130,7 +136,7 @@ async def invoke(spec: FunctionSpec, arguments: dict[str, Any], root: Path | Non
     """Call the user function: coroutines are awaited, plain functions run in a worker thread
     (as the Python worker does), so a blocking function never stalls the event loop."""
     kwargs = dict(arguments)
-    if spec.wants_context():
+    if spec.wants_context:
         kwargs["context"] = InvocationContext(spec.name, str(root or Path.cwd()))
     target = spec.user_function
     if inspect.iscoroutinefunction(target):

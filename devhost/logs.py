@@ -12,7 +12,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+# Record attributes that are not fields; uvicorn's ``color_message`` duplicates ``msg``.
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "color_message", "taskName",
+}
 
 
 def _record_fields(record: logging.LogRecord) -> dict[str, Any]:

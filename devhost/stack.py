@@ -203,13 +203,14 @@ class ManagedProcess:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(self.stop_signal)
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 process.wait(timeout)
-        # Whatever it forked and left in its session goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
+            except subprocess.TimeoutExpired:
+                # Still unreaped, so its pid is still its group's: kill the whole session.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(5)
         self.process = None
 
     def wait(self, timeout: float | None = None) -> int:
