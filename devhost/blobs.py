@@ -28,7 +28,8 @@ from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, invoke
+from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.blob")
 
@@ -79,8 +80,10 @@ class BlobTriggerRunner:
         self.path = path
         self.options = options
         self._conn_str = conn_str
-        self._service = AsyncBlobServiceClient.from_connection_string(conn_str)
-        self._poison = QueueClient.from_connection_string(conn_str, POISON_QUEUE)
+        self._service = AsyncBlobServiceClient.from_connection_string(
+            conn_str, **POLLER_CLIENT_OPTIONS)
+        self._poison = QueueClient.from_connection_string(conn_str, POISON_QUEUE,
+                                                          **POLLER_CLIENT_OPTIONS)
         self._receipts: set[tuple[str, str]] = set()
         self._running: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,13 +100,15 @@ class BlobTriggerRunner:
     async def run(self) -> None:
         await self._load_receipts()
         log.info("blob trigger listening", extra={"fields": self._fields})
+        outage = OutageLog(log, "blob listing", self._fields)
         while True:
             try:
                 await self._scan()
+                outage.succeeded()
             except ResourceNotFoundError:
                 pass  # the container does not exist yet; provisioning creates it
-            except Exception:
-                log.exception("blob listing failed", extra={"fields": self._fields})
+            except Exception as exc:
+                outage.failed(exc)
             await asyncio.sleep(poll_seconds())
 
     async def close(self, grace: float = 5.0) -> None:
@@ -150,6 +155,9 @@ class BlobTriggerRunner:
                 else:
                     await self._report_poison(name, etag, fields)
                 await self._write_receipt(name, etag)
+        except Exception:
+            # No receipt: the next scan fires the blob again (at least once, like the host).
+            log.exception("blob trigger bookkeeping failed", extra={"fields": fields})
         finally:
             self._running.discard((name, etag))
 

@@ -121,9 +121,10 @@ def cmd_stack(args: argparse.Namespace) -> int:
     if not args.no_settings and _ensure_settings_file(root):
         apply_local_settings(root / SETTINGS_FILE)
 
-    # SIGTERM/SIGHUP take the same orderly way out as Ctrl-C.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    # SIGTERM/SIGHUP take the same orderly way out as Ctrl-C (SIGINT is set explicitly: a
+    # shell starting us in the background would have it ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
     stack = LocalStack(args.data_dir or root / ".local", ports,
                        database_url=os.environ.get("DATABASE_URL") or None, root=root)
     devhost: DevhostProcess | None = None
@@ -136,8 +137,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
             load_settings_file=not args.no_settings,
         )
         devhost.start()
-        log.info("ready: the API is served on http://%s:%s (Ctrl-C stops everything)",
-                 args.host, args.port)
+        log.info("ready: the API is served on http://%s:%s (Ctrl-C stops everything); "
+                 "a dev token: make token SUB=alice ROLE=user", args.host, args.port)
         code = devhost.wait()
         log.error("devhost exited with code %s; stopping the stack", code)
         return code or 1

@@ -145,3 +145,30 @@ async def invoke(spec: FunctionSpec, arguments: dict[str, Any], root: Path | Non
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+class OutageLog:
+    """Logs the first failure of a polling loop and its recovery, not every failed poll
+    (storage taken down on purpose must not flood the log)."""
+
+    def __init__(self, logger: logging.Logger, what: str, fields: Mapping[str, Any]) -> None:
+        self._logger = logger
+        self._what = what
+        self._fields = dict(fields)
+        self._down = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self._down:
+            self._down = True
+            self._logger.warning("%s failing: %s", self._what, _one_line(exc),
+                                 extra={"fields": self._fields})
+
+    def succeeded(self) -> None:
+        if self._down:
+            self._down = False
+            self._logger.info("%s recovered", self._what, extra={"fields": self._fields})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

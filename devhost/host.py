@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -109,15 +110,26 @@ class DevHost:
         return None
 
     async def _supervise(self, runner: Runner) -> None:
+        """Keep a runner going; storage down at start-up only delays it. The first crash of
+        a streak is logged in full, the repeats are not."""
+        fields = {"function": runner.spec.name}
+        quiet = False
         while True:
+            started = time.monotonic()
             try:
                 await runner.run()
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("trigger runner crashed; restarting",
-                              extra={"fields": {"function": runner.spec.name}})
+            except Exception as exc:
+                if time.monotonic() - started > 10 * RESTART_DELAY_SECONDS:
+                    quiet = False  # it had been running: a new streak
+                if not quiet:
+                    log.exception("trigger runner crashed; retrying every %ss",
+                                  RESTART_DELAY_SECONDS, extra={"fields": fields})
+                    quiet = True
+                else:
+                    log.debug("trigger runner still failing: %s", exc, extra={"fields": fields})
                 await asyncio.sleep(RESTART_DELAY_SECONDS)
 
 

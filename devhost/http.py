@@ -98,8 +98,10 @@ def to_response(result: Any) -> Response:
     if isinstance(result, Response):
         return result
     if isinstance(result, func.HttpResponse):
-        headers = dict(result.headers.items())
-        content_type = headers.pop("Content-Type", None) or headers.pop("content-type", None)
+        headers = {name: value for name, value in result.headers.items()
+                   if name.lower() != "content-type"}
+        content_type = next((value for name, value in result.headers.items()
+                             if name.lower() == "content-type"), None)
         if content_type is None and result.mimetype:
             content_type = f"{result.mimetype}; charset={result.charset}"
         response = Response(result.get_body(), status_code=result.status_code, headers=headers)

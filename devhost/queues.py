@@ -24,7 +24,8 @@ from azure.storage.queue import QueueMessage as SdkQueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, invoke
+from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.queue")
 
@@ -52,8 +53,10 @@ class QueueTriggerRunner:
         self.queue_name = queue_name
         self.options = options
         self._conn_str = conn_str
-        self._client = QueueClient.from_connection_string(conn_str, queue_name)
-        self._poison = QueueClient.from_connection_string(conn_str, f"{queue_name}-poison")
+        self._client = QueueClient.from_connection_string(conn_str, queue_name,
+                                                          **POLLER_CLIENT_OPTIONS)
+        self._poison = QueueClient.from_connection_string(conn_str, f"{queue_name}-poison",
+                                                          **POLLER_CLIENT_OPTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
@@ -66,12 +69,14 @@ class QueueTriggerRunner:
         await self._ensure_queues()
         log.info("queue trigger listening", extra={"fields": self._fields})
         delay = MIN_POLL_INTERVAL
+        outage = OutageLog(log, "queue polling", self._fields)
         while True:
             await self._room.wait()
             try:
                 messages = await self._receive()
-            except Exception:
-                log.exception("queue receive failed", extra={"fields": self._fields})
+                outage.succeeded()
+            except Exception as exc:
+                outage.failed(exc)
                 messages = []
             if messages:
                 delay = MIN_POLL_INTERVAL

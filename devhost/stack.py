@@ -142,10 +142,13 @@ def http_answers(url_host: str, port: int, path: str = "/") -> bool:
 # --------------------------------------------------------------------------- processes
 
 
+# Loaded once here: the child between fork and exec should do as little as possible.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def _die_with_parent(sig: int, parent: int) -> Callable[[], None]:
     def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 

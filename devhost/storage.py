@@ -9,6 +9,17 @@ from shared.settings import expand_connection_string
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 
+# Options of the clients the pollers use. The SDK's default retries back off for a minute
+# and more, which would freeze a poller while storage is down; the pollers have their own
+# back-off, so one quick retry is enough.
+POLLER_CLIENT_OPTIONS: dict[str, float] = {
+    "retry_total": 1,
+    "initial_backoff": 0.3,
+    "increment_base": 2,
+    "random_jitter_range": 0.1,
+    "connection_timeout": 5,
+}
+
 
 def connection_string(setting: str | None, env: Mapping[str, str] | None = None) -> str:
     """The host looks the setting up as-is, then with the ``AzureWebJobs`` prefix."""

@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from devhost.stack import DevhostProcess
+from devhost.stack import DevhostProcess, LocalStack
 from tests.devhost.helpers import SAMPLE_CONTAINER, SAMPLE_QUEUE, Records
 
 VISIBILITY_TIMEOUT = 2.0
@@ -165,3 +166,22 @@ def test_timer_fires_on_its_schedule(sample_host: DevhostProcess, records: Recor
     # '*/2 * * * * *': on even seconds, two seconds apart.
     assert 1.5 <= recent[1]["t"] - recent[0]["t"] <= 2.5
     assert records.all("startup_timer"), "runOnStartup timer did not fire at start-up"
+
+
+def test_host_rides_out_a_storage_outage(
+    sample_host: DevhostProcess, azurite: LocalStack,
+    queue_client: Callable[[str], QueueClient], records: Records, unique: str,
+) -> None:
+    azurite.stop_azurite()
+    try:
+        time.sleep(2.0)  # several failed polls
+        assert httpx.get(f"{sample_host.url}/health", timeout=5).status_code == 200
+    finally:
+        azurite.start_azurite()
+    send(queue_client(SAMPLE_QUEUE), {"id": unique})
+
+    records.wait_for(lambda found: len(found) == 1, "queue", id=unique, timeout=20)
+    log = sample_host.log_text()
+    # One line when polling starts failing and one when it recovers, not one per poll.
+    assert log.count('msg="queue polling failing') == 1
+    assert log.count('msg="queue polling recovered"') == 1
