@@ -52,7 +52,6 @@ class QueueTriggerRunner:
         self.spec = spec
         self.queue_name = queue_name
         self.options = options
-        self._conn_str = conn_str
         self._client = QueueClient.from_connection_string(conn_str, queue_name,
                                                           **POLLER_CLIENT_OPTIONS)
         self._poison = QueueClient.from_connection_string(conn_str, f"{queue_name}-poison",
