@@ -17,7 +17,7 @@ from shared.queues import pending_messages
 from shared.settings import get_settings
 from shared.storage import backup_store, primary_store
 
-PROBE_TIMEOUT_SECONDS = 3.0
+PROBE_TIMEOUT_SECONDS = 1.5  # a health check must answer before its caller gives up
 REQUIRED = ("database", "azure_blob", "processing_queue")
 
 

@@ -80,6 +80,13 @@ def _settings_for(local: LocalStack, devhost_port: int) -> dict[str, str]:
         # Once a year: maintenance firing in the middle of a test would make it flaky;
         # tests run it explicitly (app_functions) when they mean to.
         "LIFECYCLE_SCHEDULE": "0 0 0 1 1 *",
+        # Small limits, so that the refusals can be reached with small files; 1 MiB blocks,
+        # so that ordinary test files take the multi-block path.
+        "MAX_FILE_SIZE": "3MB",
+        "QUOTA_USER_BYTES": "8MB",
+        "QUOTA_PREMIUM_BYTES": "20MB",
+        "UPLOAD_BLOCK_SIZE": "1MB",
+        "ALLOWED_MIME_TYPES": f"{example_settings()['ALLOWED_MIME_TYPES']},image/svg+xml",
     }
 
 

@@ -1,0 +1,89 @@
+"""Integration fixtures: the stores seen directly, a fresh user per test, an upload client,
+and ways to wait for background triggers or run the timer in-process."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from tests.integration.helpers import Stores
+
+
+@pytest.fixture(scope="session")
+def stores(stack_env: dict[str, str]) -> Iterator[Stores]:
+    service = BlobServiceClient.from_connection_string(stack_env["AzureWebJobsStorage"])
+    s3 = boto3.client(
+        "s3", endpoint_url=stack_env["AWS_ENDPOINT_URL_S3"], region_name=stack_env["AWS_REGION"],
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    yield Stores(service.get_container_client(stack_env["AZURE_CONTAINER_NAME"]), s3,
+                 stack_env["AWS_S3_BUCKET"], stack_env["DATABASE_URL"])
+    service.close()
+
+
+@pytest.fixture
+def user() -> str:
+    """A fresh user id per test, so tests never see each other's files or quota."""
+    return f"u-{uuid.uuid4().hex[:12]}"
+
+
+UploadFn = Callable[..., httpx.Response]
+
+
+@pytest.fixture
+def upload(api: httpx.Client, auth_headers: Callable[..., dict[str, str]]) -> UploadFn:
+    def send(user: str, content: bytes, *, filename: str = "file.bin",
+             mime: str | None = None, metadata: dict | str | None = None, role: str = "user",
+             headers: dict[str, str] | None = None, client: httpx.Client | None = None
+             ) -> httpx.Response:
+        files: dict[str, Any] = {"file": (filename, content, mime or "application/octet-stream")}
+        if metadata is not None:
+            raw = metadata if isinstance(metadata, str) else json.dumps(metadata)
+            files["metadata"] = (None, raw, "application/json")
+        return (client or api).post(
+            "/api/v1/storage/upload", files=files,
+            headers={**auth_headers(user, role), **(headers or {})},
+        )
+
+    return send
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., None]:
+    """Poll ``condition`` until it holds (background triggers run on their own time)."""
+    import time
+
+    def wait(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+             ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except (IndexError, KeyError):
+                pass  # the row or object is not there yet
+            time.sleep(0.2)
+        raise AssertionError(f"{what} did not hold within {timeout} s")
+
+    return wait
+
+
+@pytest.fixture
+def run_maintenance(app_functions: dict[str, Any]) -> Callable[[], None]:
+    """Run the registered timer function once, in-process, as the host would."""
+    import asyncio
+
+    from azure.functions.timer import TimerRequest
+
+    def run() -> None:
+        function = app_functions["lifecycle_maintenance"].get_user_function()
+        asyncio.run(function(TimerRequest(past_due=False)))
+
+    return run
