@@ -3,6 +3,8 @@ and ``/stream/{file_id}`` (RFC 9110 ranges and validators, GET and HEAD)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import (
     RedirectResponse,
@@ -19,13 +21,28 @@ bp = func.Blueprint()
 ANON = func.AuthLevel.ANONYMOUS  # public files need no token; the JWT check guards the rest
 
 
-def _send(result: StreamResponse, method: str) -> Response:
+async def _primed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Read the first chunk before the status line goes out, so that a storage or integrity
+    failure there is a proper error response instead of a broken stream."""
+    first = await anext(body, None)
+
+    async def chained() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first
+        async for chunk in body:
+            yield chunk
+
+    return chained()
+
+
+async def _send(result: StreamResponse, method: str) -> Response:
     headers = {**result.headers, "Content-Length": str(result.length)}
     if result.status == 304:
         return Response(status_code=304, headers=result.headers)
     if method == "HEAD" or result.body is None:
         return Response(status_code=result.status, headers=headers)
-    return StreamingResponse(result.body, status_code=result.status, headers=headers)
+    body = await _primed(result.body)
+    return StreamingResponse(body, status_code=result.status, headers=headers)
 
 
 @bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"], auth_level=ANON)
@@ -36,7 +53,7 @@ async def download_file(req: Request) -> Response:
                             query_model(req, DownloadQuery))
     if isinstance(result, Redirect):
         return RedirectResponse(result.url, status_code=302, headers=result.headers)
-    return _send(result, req.method)
+    return await _send(result, req.method)
 
 
 @bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
@@ -44,4 +61,4 @@ async def download_file(req: Request) -> Response:
 async def stream_file(req: Request) -> Response:
     principal = optional_principal(req)
     result = await stream(principal, req.path_params["file_id"], req.method, req.headers)
-    return _send(result, req.method)
+    return await _send(result, req.method)

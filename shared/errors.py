@@ -74,3 +74,11 @@ StorageBackendError = _error(
 ServiceUnavailable = _error(
     "ServiceUnavailable", 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
 )
+EncryptionKeyUnavailable = _error(
+    "EncryptionKeyUnavailable", 500, "ENCRYPTION_KEY_UNAVAILABLE",
+    "The key that protects this file is not available to the service",
+)
+IntegrityFailure = _error(
+    "IntegrityFailure", 500, "STORAGE_INTEGRITY_ERROR",
+    "The stored bytes failed their integrity check",
+)

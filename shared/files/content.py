@@ -15,7 +15,15 @@ from functools import lru_cache
 from typing import Any
 
 from shared.crypto import frames
-from shared.crypto.keys import KeyRing, KeyVaultKeyWrapper, KeyWrapper, LocalKeyWrapper
+from shared.crypto.keys import (
+    KeyRing,
+    KeyUnwrapError,
+    KeyVaultKeyWrapper,
+    KeyWrapper,
+    LocalKeyWrapper,
+    UnknownKeyError,
+)
+from shared.errors import EncryptionKeyUnavailable, IntegrityFailure
 from shared.settings import get_settings
 from shared.storage import primary_store
 
@@ -65,20 +73,33 @@ def new_sealer() -> Sealer | None:
 
 def _data_key(envelope: dict[str, Any]) -> bytes:
     if envelope.get("scheme") != SCHEME:
-        raise ValueError(f"unknown encryption scheme {envelope.get('scheme')!r}")
-    return keyring().unwrap(envelope["key_id"], base64.b64decode(envelope["wrapped_key"]))
+        raise EncryptionKeyUnavailable(details={"scheme": envelope.get("scheme")})
+    try:
+        return keyring().unwrap(envelope["key_id"], base64.b64decode(envelope["wrapped_key"]))
+    except (UnknownKeyError, KeyUnwrapError) as exc:
+        raise EncryptionKeyUnavailable(details={"key_id": envelope["key_id"]}) from exc
 
 
-async def read_plain(row: dict[str, Any], start: int, end: int) -> AsyncIterator[bytes]:
-    """Plaintext bytes ``start..end`` (inclusive) of a stored file; only what is needed is
-    read from storage (whole frames around the range when the file is encrypted)."""
+async def _checked(plain: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in plain:
+            yield chunk
+    except frames.IntegrityError as exc:
+        raise IntegrityFailure() from exc
+
+
+def read_plain(row: dict[str, Any], start: int, end: int) -> AsyncIterator[bytes]:
+    """Plaintext bytes ``start..end`` (inclusive) of a stored file.
+
+    Only what is needed is read from storage (the whole frames around the range when the
+    file is encrypted). The data key is unwrapped here, before any byte is sent, so a
+    missing key is an error response rather than a broken stream.
+    """
     store, path, envelope = primary_store(), row["file_path"], row.get("encryption")
     if not envelope:
-        async for chunk in store.read(path, start, end - start + 1):
-            yield chunk
-        return
+        return store.read(path, start, end - start + 1)
+    dek = _data_key(envelope)
     size = row["size_bytes"]
     span = frames.cipher_span(start, end, size, frame_size=envelope["frame_size"])
     chunks = store.read(path, span.cipher_start, span.cipher_length)
-    async for plain in frames.aiter_decrypt(_data_key(envelope), span, chunks, size):
-        yield plain
+    return _checked(frames.aiter_decrypt(dek, span, chunks, size))

@@ -87,3 +87,30 @@ def run_maintenance(app_functions: dict[str, Any]) -> Callable[[], None]:
         asyncio.run(function(TimerRequest(past_due=False)))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[Callable[..., httpx.Client]]:
+    """Another devhost on the same stack with some settings changed (an encryption key,
+    say); one process per distinct set of settings, stopped at the end of the session.
+    Its blob trigger is off: the session's main devhost already backs up every blob."""
+    from devhost.stack import DevhostProcess, free_ports
+
+    started: dict[tuple, tuple[DevhostProcess, httpx.Client]] = {}
+
+    def make(**settings: str) -> httpx.Client:
+        key = tuple(sorted(settings.items()))
+        if key not in started:
+            port = free_ports(1)[0]
+            env = {**stack_env, **settings, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                   "AzureWebJobs.backup_new_blob.Disabled": "true"}
+            log = tmp_path_factory.mktemp("devhost-extra") / "devhost.log"
+            process = DevhostProcess(env, port, log_path=log).start()
+            started[key] = (process, httpx.Client(base_url=process.url, timeout=60))
+        return started[key][1]
+
+    yield make
+    for process, client in started.values():
+        client.close()
+        process.stop()
