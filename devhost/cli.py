@@ -82,6 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from devhost.tokens import mint_token
 
+    # The same settings file `make run` uses (created from the example if it is missing),
+    # so a token minted before the first `make run` is accepted by it.
+    _ensure_settings_file(args.root.resolve())
     apply_local_settings(args.root.resolve() / SETTINGS_FILE)
     secret = os.environ.get("JWT_SECRET", "")
     if not secret:
