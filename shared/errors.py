@@ -68,6 +68,9 @@ Unprocessable = _error(
 RangeNotSatisfiable = _error(
     "RangeNotSatisfiable", 416, "RANGE_NOT_SATISFIABLE", "Requested range not satisfiable"
 )
+TooManyRequests = _error(
+    "TooManyRequests", 429, "RATE_LIMIT_EXCEEDED", "Upload rate limit exceeded"
+)
 StorageBackendError = _error(
     "StorageBackendError", 502, "STORAGE_BACKEND_ERROR", "Backend storage service unavailable"
 )

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # Azure blocks: fewer, larger ones are faster (Azurite pays per request); 8 MiB blocks keep
     # an upload's memory near 24 MiB whatever the file size.
     upload_block_size: int = Field(8 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
+    # Uploads one instance accepts at once; more get 429 (the platform adds instances).
+    max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")

@@ -9,11 +9,12 @@ upload leaves no blob, no row and no quota change behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from psycopg import errors as pg_errors
@@ -30,6 +31,7 @@ from shared.errors import (
     FileTooLarge,
     InvalidFileType,
     QuotaExceeded,
+    TooManyRequests,
     Unprocessable,
 )
 from shared.files import quotas, repository
@@ -246,7 +248,34 @@ class _UploadBody:
             self._current = None
 
 
+class _UploadSlots:
+    """Uploads in progress in this instance. Each holds up to ~24 MiB of blocks in flight,
+    so the count bounds an instance's memory; past it a client is asked to retry."""
+
+    def __init__(self) -> None:
+        self.active = 0
+
+    @contextlib.contextmanager
+    def take(self, limit: int) -> Iterator[None]:
+        if self.active >= limit:
+            raise TooManyRequests(details={"max_concurrent_uploads": limit},
+                                  headers={"Retry-After": "1"})
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+_slots = _UploadSlots()
+
+
 async def upload_file(request: UploadRequest, body: AsyncIterator[bytes]) -> UploadResponse:
+    with _slots.take(get_settings().max_concurrent_uploads):
+        return await _upload(request, body)
+
+
+async def _upload(request: UploadRequest, body: AsyncIterator[bytes]) -> UploadResponse:
     settings = get_settings()
     started = time.perf_counter()
     principal = request.principal

@@ -129,7 +129,11 @@ class AzureBlobStore:
             return BlobServiceClient.from_connection_string(self._conn, **sizes)
         from azure.identity.aio import DefaultAzureCredential
 
-        url = f"https://{self._settings.storage_account}.blob.core.windows.net"
+        account = self._settings.storage_account
+        url = f"https://{account}.blob.core.windows.net"
+        if self._settings.storage_key:  # AZURE_STORAGE_KEY: shared key, as the spec lists
+            key = {"account_name": account, "account_key": self._settings.storage_key}
+            return BlobServiceClient(url, credential=key, **sizes)
         return BlobServiceClient(url, credential=DefaultAzureCredential(), **sizes)
 
     async def close(self) -> None:

@@ -233,3 +233,37 @@ def test_concurrent_duplicates_store_exactly_one(base_url, auth_headers, user, s
     assert statuses == [201, 409, 409, 409]
     left = stores.leftovers(user)
     assert left.rows == 1 and len(left.blobs) == 1 and left.used_bytes == MiB
+
+
+def test_uploads_beyond_the_instance_limit_get_429(devhost_with, auth_headers, user, stores):
+    """MAX_CONCURRENT_UPLOADS bounds what one instance holds in flight."""
+    import threading
+    import time
+
+    limited = devhost_with(MAX_CONCURRENT_UPLOADS="1")
+    boundary = "slowb0undary"
+    release = threading.Event()
+
+    def slow_body():
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"slow.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png(2048)
+        release.wait(20)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    statuses: list[int] = []
+    slow = threading.Thread(target=lambda: statuses.append(limited.post(
+        "/api/v1/storage/upload", content=slow_body(), headers={
+            **auth_headers(user), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    ).status_code))
+    slow.start()
+    try:
+        time.sleep(1.0)  # the slow upload holds the only slot
+        refused = limited.post("/api/v1/storage/upload", headers=auth_headers(user),
+                               files={"file": ("b.png", png(), "image/png")})
+        assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+        assert refused.headers["Retry-After"] == "1"
+    finally:
+        release.set()
+        slow.join(30)
+    assert statuses == [201]
+    assert stores.leftovers(user).rows == 1
