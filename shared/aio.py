@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+_registry: weakref.WeakSet[LoopLocal] = weakref.WeakSet()
 
 
 class LoopLocal(Generic[T]):
     """One lazily created instance of a resource per running event loop."""
 
     def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
+        _registry.add(self)
         self._factory = factory
         self._instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
             weakref.WeakKeyDictionary()
@@ -47,3 +49,10 @@ class LoopLocal(Generic[T]):
         instance = self.forget()
         if instance is not None:
             await instance.close()  # type: ignore[attr-defined]
+
+
+async def close_loop_resources() -> None:
+    """Close every loop-bound resource of the running loop (before a short-lived loop ends:
+    a CLI, or a test calling a function object with ``asyncio.run``)."""
+    for resource in list(_registry):
+        await resource.close()

@@ -83,7 +83,8 @@ def authenticate(authorization: str | None, settings: Settings | None = None) ->
         claims = _decode(token.strip(), settings or get_settings())
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token has expired") from exc
-    except (jwt.PyJWTError, ValueError) as exc:
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        # TypeError: a header whose alg does not fit the named key (ES256 naming an RSA key)
         raise Unauthorized("Invalid token") from exc
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:

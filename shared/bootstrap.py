@@ -13,6 +13,7 @@ import sys
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue.aio import QueueServiceClient
 
+from shared.aio import close_loop_resources
 from shared.settings import expand_connection_string, get_settings
 from shared.storage import backup_store, primary_store
 
@@ -33,7 +34,7 @@ async def provision() -> None:
         if settings.backup_enabled:
             await backup_store().ensure_bucket()
     finally:
-        await primary_store().close()
+        await close_loop_resources()
 
 
 def main() -> int:

@@ -83,6 +83,10 @@ OPERATIONS = [
               {200: ("The whole file", None), 206: ("The requested range(s)", None),
                304: ("Not modified", None), 416: ("Range not satisfiable", None)},
               auth=False, path_params=_FILE_ID),
+    Operation("head", "/api/v1/storage/stream/{file_id}",
+              "The headers a GET of /stream would send, without the body",
+              {200: ("Whole file headers", None), 206: ("Range headers", None),
+               304: ("Not modified", None)}, auth=False, path_params=_FILE_ID),
     Operation("get", "/api/v1/openapi.json", "This document", {200: ("OpenAPI 3.1", None)},
               auth=False),
 ]

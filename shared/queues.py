@@ -36,6 +36,3 @@ async def pending_messages(name: str) -> int:
     props = await (await queue(name)).get_queue_properties()
     return props.approximate_message_count or 0
 
-
-async def close() -> None:
-    await _services.close()

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*$", re.IGNORECASE | re.ASCII)
 
 # Azurite's well-known development account (public, documented by Microsoft).
 DEV_ACCOUNT_NAME = "devstoreaccount1"
@@ -41,7 +41,8 @@ def parse_size(value: str | int) -> int:
 
 def expand_connection_string(value: str) -> str:
     """Turn ``UseDevelopmentStorage=true`` into Azurite's explicit connection string."""
-    if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+    pairs = (p.split("=", 1) for p in value.replace(" ", "").split(";") if "=" in p)
+    if {k.lower(): v.lower() for k, v in pairs}.get("usedevelopmentstorage") == "true":
         return (
             "DefaultEndpointsProtocol=http;"
             f"AccountName={DEV_ACCOUNT_NAME};AccountKey={DEV_ACCOUNT_KEY};"

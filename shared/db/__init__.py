@@ -51,6 +51,3 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
     async with connection() as conn, conn.transaction():
         yield conn
 
-
-async def close_pool() -> None:
-    await _pools.close()

@@ -30,7 +30,11 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 
 def _check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > _MAX_CUSTOM_FIELDS_BYTES:
+    try:  # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode()
+    except ValueError:
+        raise ValueError("custom_fields must be plain JSON (no NaN or Infinity)") from None
+    if len(encoded) > _MAX_CUSTOM_FIELDS_BYTES:
         raise ValueError(f"custom_fields must fit in {_MAX_CUSTOM_FIELDS_BYTES} bytes of JSON")
     return value
 

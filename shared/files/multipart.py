@@ -35,6 +35,10 @@ class PartEnd:
 Event = PartStart | PartData | PartEnd
 
 
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
 def boundary_of(content_type: str | None) -> bytes:
     kind, options = parse_options_header(content_type or "")
     boundary = options.get(b"boundary")
@@ -47,7 +51,7 @@ def boundary_of(content_type: str | None) -> bytes:
 @dataclass
 class _State:
     events: list[Event] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict)
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
     data: list[bytes] = field(default_factory=list)
@@ -69,19 +73,19 @@ class MultipartReader:
             s.header_value += data[start:end]
 
         def on_header_end() -> None:
-            s.headers[s.header_field.decode("latin-1").lower()] = s.header_value.decode(
-                "utf-8", "replace"
-            )
+            s.headers[s.header_field.decode("latin-1").lower()] = bytes(s.header_value)
             s.header_field.clear()
             s.header_value.clear()
 
         def on_headers_finished() -> None:
-            _, options = parse_options_header(s.headers.get("content-disposition", ""))
-            name = options.get(b"name", b"").decode("utf-8", "replace")
+            # Parsed as bytes: clients send file names as raw UTF-8 (browsers, httpx, curl).
+            _, options = parse_options_header(s.headers.get("content-disposition", b""))
+            name = _text(options.get(b"name", b""))
             raw_filename = options.get(b"filename")
-            filename = raw_filename.decode("utf-8", "replace") if raw_filename is not None \
-                else None
-            s.events.append(PartStart(name, filename, s.headers.get("content-type")))
+            filename = _text(raw_filename) if raw_filename is not None else None
+            content_type = s.headers.get("content-type")
+            s.events.append(PartStart(name, filename,
+                                      _text(content_type) if content_type else None))
 
         def on_part_data(data: bytes, start: int, end: int) -> None:
             s.data.append(data[start:end])

@@ -55,7 +55,8 @@ MAX_METADATA_BYTES = 64 * 1024
 # Room for the multipart framing and the metadata part when judging Content-Length.
 _ENVELOPE_BYTES = MAX_METADATA_BYTES + 16 * 1024
 _MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+_HASHED_SEGMENT = re.compile(r"h-[0-9a-f]{32}")
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 
 
@@ -69,7 +70,9 @@ class UploadRequest:
 
 def user_segment(user_id: str) -> str:
     """A storage path segment for a user id; ids that are not path-safe are hashed."""
-    if _SAFE_SEGMENT.match(user_id) and user_id not in {".", ".."}:
+    # A safe id that looks like a hashed one is hashed too, so two users never share a folder.
+    if (_SAFE_SEGMENT.fullmatch(user_id) and user_id not in {".", ".."}
+            and not _HASHED_SEGMENT.fullmatch(user_id)):
         return user_id
     return "h-" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
 

@@ -136,9 +136,6 @@ class AzureBlobStore:
             return BlobServiceClient(url, credential=key, **sizes)
         return BlobServiceClient(url, credential=DefaultAzureCredential(), **sizes)
 
-    async def close(self) -> None:
-        await self._clients.close()
-
     async def service(self) -> BlobServiceClient:
         return await self._clients.get()
 

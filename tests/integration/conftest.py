@@ -82,9 +82,17 @@ def run_maintenance(app_functions: dict[str, Any]) -> Callable[[], None]:
 
     from azure.functions.timer import TimerRequest
 
-    def run() -> None:
+    from shared.aio import close_loop_resources
+
+    async def invoke() -> None:
         function = app_functions["lifecycle_maintenance"].get_user_function()
-        asyncio.run(function(TimerRequest(past_due=False)))
+        try:
+            await function(TimerRequest(past_due=False))
+        finally:
+            await close_loop_resources()
+
+    def run() -> None:
+        asyncio.run(invoke())
 
     return run
 
