@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,35 +17,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
-from pydantic import AliasChoices
 
 from shared.auth import Principal, Role, authenticate, require_role
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("clean_env")
+
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 ISSUER = "https://login.example/tenant/v2.0"
 AUDIENCE = "api://storage"
-
-
-def _setting_names() -> set[str]:
-    names: set[str] = set()
-    for info in Settings.model_fields.values():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.lower())
-        elif isinstance(alias, AliasChoices):
-            names.update(str(choice).lower() for choice in alias.choices)
-    return names
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings are built explicitly here; nothing from the machine may leak in."""
-    names = _setting_names()
-    for name in list(os.environ):
-        if name.lower() in names:
-            monkeypatch.delenv(name)
 
 
 def settings(**values: str) -> Settings:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from pydantic import AliasChoices
 
 from shared.auth import Principal, Role
 from shared.files.quotas import quota_for, remaining, usage_percent
 from shared.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("clean_env")
+
 MiB = 1024**2
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    names: set[str] = set()
-    for info in Settings.model_fields.values():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.lower())
-        elif isinstance(alias, AliasChoices):
-            names.update(str(choice).lower() for choice in alias.choices)
-    for name in list(os.environ):
-        if name.lower() in names:
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ metadata part. (The streaming pass itself needs storage and a database: integrat
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 
 import pytest
-from pydantic import AliasChoices
 
 from shared.auth import Principal, Role
 from shared.errors import BadRequest, FileTooLarge, QuotaExceeded, Unprocessable
@@ -22,22 +20,10 @@ from shared.files.upload import (
 )
 from shared.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("clean_env")
+
 MiB = 1024**2
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    names: set[str] = set()
-    for info in Settings.model_fields.values():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.lower())
-        elif isinstance(alias, AliasChoices):
-            names.update(str(choice).lower() for choice in alias.choices)
-    for name in list(os.environ):
-        if name.lower() in names:
-            monkeypatch.delenv(name)
 
 
 # --- user_segment -------------------------------------------------------------------------

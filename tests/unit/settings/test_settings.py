@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
-import os
 
 import pytest
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 
 from shared.settings import Settings, expand_connection_string, parse_size
+from tests.unit.conftest import documented_setting_names
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+DOCUMENTED = documented_setting_names()
 
 # Azurite's well-known development account, as Microsoft documents it.
 AZURITE_KEY = (
@@ -18,30 +21,6 @@ REAL_ACCOUNT = (
     "DefaultEndpointsProtocol=https;AccountName=prodaccount;"
     "AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net"
 )
-
-
-def _documented_names() -> set[str]:
-    names: set[str] = set()
-    for info in Settings.model_fields.values():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias)
-        elif isinstance(alias, AliasChoices):
-            names.update(str(choice) for choice in alias.choices)
-    return names
-
-
-DOCUMENTED = _documented_names()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No setting of the machine leaks in (names are matched case-insensitively)."""
-    lowered = {name.lower() for name in DOCUMENTED}
-    for name in list(os.environ):
-        if name.lower() in lowered:
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def parse_connection_string(value: str) -> dict[str, str]:
