@@ -65,6 +65,13 @@ InvalidFileType = _error(
 Unprocessable = _error(
     "Unprocessable", 422, "UNPROCESSABLE_ENTITY", "Corrupted file or invalid metadata"
 )
+NotInTrash = _error("NotInTrash", 409, "FILE_NOT_DELETED", "The file is not in the trash")
+RecoveryExpired = _error(
+    "RecoveryExpired", 410, "RECOVERY_EXPIRED", "The recovery deadline has passed"
+)
+PreconditionFailed = _error(
+    "PreconditionFailed", 412, "PRECONDITION_FAILED", "A precondition did not hold"
+)
 RangeNotSatisfiable = _error(
     "RangeNotSatisfiable", 416, "RANGE_NOT_SATISFIABLE", "Requested range not satisfiable"
 )

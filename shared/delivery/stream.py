@@ -15,14 +15,10 @@ from typing import Any
 from shared.auth import Principal
 from shared.delivery import conditional, ranges
 from shared.delivery.disposition import content_disposition, must_download
-from shared.errors import ApiError, RangeNotSatisfiable
+from shared.errors import PreconditionFailed, RangeNotSatisfiable
 from shared.files.content import read_plain
 from shared.files.service import readable_file
 from shared.settings import get_settings
-
-PreconditionFailed = type("PreconditionFailed", (ApiError,), {
-    "status": 412, "code": "PRECONDITION_FAILED", "message": "A precondition did not hold",
-})
 
 
 @dataclass

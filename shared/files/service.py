@@ -11,7 +11,14 @@ from psycopg import AsyncConnection, errors
 
 from shared import db
 from shared.auth import Principal
-from shared.errors import ApiError, DuplicateFile, Forbidden, NotFound, QuotaExceeded
+from shared.errors import (
+    DuplicateFile,
+    Forbidden,
+    NotFound,
+    NotInTrash,
+    QuotaExceeded,
+    RecoveryExpired,
+)
 from shared.files import quotas, repository
 from shared.files.models import (
     DeleteResponse,
@@ -30,13 +37,6 @@ from shared.files.models import (
 from shared.files.urls import file_urls
 from shared.settings import Settings, get_settings
 from shared.storage import primary_store
-
-TrashGone = type("TrashGone", (ApiError,), {
-    "status": 410, "code": "RECOVERY_EXPIRED", "message": "The recovery deadline has passed",
-})
-NotInTrash = type("NotInTrash", (ApiError,), {
-    "status": 409, "code": "FILE_NOT_DELETED", "message": "The file is not in the trash",
-})
 
 
 def _valid_uuid(value: str) -> bool:
@@ -172,7 +172,7 @@ async def restore_file(principal: Principal, file_id: str) -> RestoreResponse:
             if row["deleted_at"] is None:
                 raise NotInTrash(details={"file_id": file_id})
             if row["recovery_deadline"] and row["recovery_deadline"] < datetime.now(UTC):
-                raise TrashGone(details={"recovery_deadline": row["recovery_deadline"]
+                raise RecoveryExpired(details={"recovery_deadline": row["recovery_deadline"]
                                          .isoformat()})
             # The owner restores within their quota; an admin restoring is not bounded.
             quota = quotas.quota_for(principal, settings)
