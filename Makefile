@@ -51,7 +51,9 @@ $(NPM_STAMP): package-lock.json package.json
 run: install
 	$(PY) -m devhost stack
 
+# The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
 test: install
+	bash scripts/install-test-tools.sh
 	$(PY) -m pytest
 
 lint: install

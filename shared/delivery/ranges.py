@@ -6,7 +6,8 @@ Policy choices (RFC 9110 leaves them to the server):
   one invalid range-spec invalidates the whole header (§14.2).
 * Range-specs that do not overlap the representation are dropped; if none is left the
   request is *unsatisfiable* (416 with ``Content-Range: bytes */size``). A 0-byte
-  representation can satisfy no byte range (nginx also answers 416).
+  representation answers a non-zero suffix range with the empty 200 (as nginx does) and any
+  other byte range with 416.
 * Overlapping or adjacent ranges are always coalesced (sorted by start) so that a request like
   ``bytes=0-,0-,0-`` cannot multiply the response size (§14.3 and §15.3.7.2 allow this).
   Otherwise the parts keep the client's order, as §15.3.7.2 recommends.
@@ -91,6 +92,10 @@ def parse_range(header: str | None, size: int, *, max_ranges: int = 16) -> Range
         raise ValueError("max_ranges must be >= 1")
     specs = _parse_specs(header)
     if specs is None:
+        return _IGNORED
+    if size == 0 and any(first is None and last for first, last in specs):
+        # RFC 9110 §14.1.2: a non-zero suffix is satisfiable even on an empty representation,
+        # yet no 206 can describe zero bytes, so the header is ignored (200, empty body).
         return _IGNORED
     ranges = [r for spec in specs if (r := _resolve(spec, size)) is not None]
     if not ranges:

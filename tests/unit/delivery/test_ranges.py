@@ -91,14 +91,21 @@ def test_no_header_is_ignored() -> None:
         ("bytes=-0", 10),
         ("bytes=-0,10-", 10),
         ("bytes=0-0", 0),
-        ("bytes=-5", 0),
         ("bytes=0-", 0),
+        ("bytes=-0", 0),
     ],
 )
 def test_unsatisfiable(header: str, size: int) -> None:
     result = parse_range(header, size)
     assert result.unsatisfiable and not result.ranges
     assert unsatisfied_content_range(size) == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("header", ["bytes=-5", "bytes=-1", "bytes=0-0,-3"])
+def test_a_suffix_on_an_empty_file_is_ignored(header: str) -> None:
+    """RFC 9110 §14.1.2: a non-zero suffix is satisfiable on an empty representation, but
+    no 206 can carry zero bytes, so the answer is the (empty) 200."""
+    assert parse_range(header, 0).ignored
 
 
 def test_open_ended_flag() -> None:
