@@ -7,6 +7,8 @@ because the accepted algorithms are fixed by configuration, not by the token.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -72,6 +74,43 @@ def _decode(token: str, settings: Settings) -> dict:
     return jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], **common)
 
 
+class _VerifiedTokens:
+    """Claims of recently verified tokens: a player's range requests repeat one token, and
+    verifying a signature is a large share of a small request. Entries end with the token."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple, dict] = OrderedDict()
+
+    def get(self, key: tuple) -> dict | None:
+        claims = self._entries.get(key)
+        if claims is None:
+            return None
+        if claims["exp"] <= time.time():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return claims
+
+    def put(self, key: tuple, claims: dict) -> None:
+        self._entries[key] = claims
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+_verified = _VerifiedTokens()
+
+
+def _claims(token: str, settings: Settings) -> dict:
+    key = (token, settings.jwt_secret, settings.jwt_jwks_url, settings.jwt_issuer,
+           settings.jwt_audience)
+    claims = _verified.get(key)
+    if claims is None:
+        claims = _decode(token, settings)
+        _verified.put(key, claims)
+    return claims
+
+
 def authenticate(authorization: str | None, settings: Settings | None = None) -> Principal:
     """Principal named by an ``Authorization: Bearer`` header, or Unauthorized."""
     if not authorization:
@@ -80,7 +119,7 @@ def authenticate(authorization: str | None, settings: Settings | None = None) ->
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
     try:
-        claims = _decode(token.strip(), settings or get_settings())
+        claims = _claims(token.strip(), settings or get_settings())
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token has expired") from exc
     except (jwt.PyJWTError, ValueError, TypeError) as exc:

@@ -153,12 +153,7 @@ async def transformations_for(conn: AsyncConnection, file_id: str) -> list[Row]:
 
 
 async def touch_access(conn: AsyncConnection, file_id: str, now: datetime) -> None:
-    # Coarse (hourly) so that hot files don't rewrite their row on every read.
-    await conn.execute(
-        "UPDATE files SET last_accessed_at = %s WHERE id = %s AND"
-        " (last_accessed_at IS NULL OR last_accessed_at < %s - interval '1 hour')",
-        (now, file_id, now),
-    )
+    await conn.execute("UPDATE files SET last_accessed_at = %s WHERE id = %s", (now, file_id))
 
 
 # --- usage -----------------------------------------------------------------------------

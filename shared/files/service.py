@@ -38,6 +38,8 @@ from shared.files.urls import file_urls
 from shared.settings import Settings, get_settings
 from shared.storage import primary_store
 
+ACCESS_RESOLUTION = timedelta(hours=1)
+
 
 def _valid_uuid(value: str) -> bool:
     try:
@@ -72,7 +74,11 @@ async def readable_file(principal: Principal | None, file_id: str) -> dict[str, 
     """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
     async with db.connection() as conn:
         row = await load_file(conn, principal, file_id, allow_public=True)
-        await repository.touch_access(conn, file_id, datetime.now(UTC))
+        now = datetime.now(UTC)
+        # Tiering needs the last access to the hour; most reads need no write at all.
+        last = row["last_accessed_at"]
+        if last is None or now - last > ACCESS_RESOLUTION:
+            await repository.touch_access(conn, file_id, now)
     return row
 
 

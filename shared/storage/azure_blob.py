@@ -12,8 +12,10 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
@@ -29,6 +31,7 @@ _INFLIGHT_BYTES = 16 * 1024 * 1024
 # Downloads arrive in pieces of this size, so reading a large blob holds one piece at a time
 # (the SDK's default first GET is 32 MiB).
 _READ_PIECE = 4 * 1024 * 1024
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY")
 
 
 def _block_id(index: int) -> str:
@@ -121,10 +124,17 @@ class AzureBlobStore:
         self.container_name = settings.container_name
         self._conn = settings.primary_connection_string
         self._clients: LoopLocal[BlobServiceClient] = LoopLocal(self._open)
+        # Building a client is costly in the SDK (a per-request share of CPU on hot paths).
+        self._containers: LoopLocal[ContainerClient] = LoopLocal(self._open_container)
         self._delegation: tuple[datetime, object] | None = None
 
     async def _open(self) -> BlobServiceClient:
-        sizes = {"max_single_get_size": _READ_PIECE, "max_chunk_get_size": _READ_PIECE}
+        sizes: dict[str, Any] = {"max_single_get_size": _READ_PIECE,
+                                 "max_chunk_get_size": _READ_PIECE}
+        if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+            # Without a proxy to honour, aiohttp's trust_env only costs a thread hop per
+            # request (it looks up ~/.netrc).
+            sizes["use_env_settings"] = False
         if self._conn:
             return BlobServiceClient.from_connection_string(self._conn, **sizes)
         from azure.identity.aio import DefaultAzureCredential
@@ -139,8 +149,11 @@ class AzureBlobStore:
     async def service(self) -> BlobServiceClient:
         return await self._clients.get()
 
-    async def container(self) -> ContainerClient:
+    async def _open_container(self) -> ContainerClient:
         return (await self.service()).get_container_client(self.container_name)
+
+    async def container(self) -> ContainerClient:
+        return await self._containers.get()
 
     async def ensure_container(self) -> None:
         with contextlib.suppress(ResourceExistsError):

@@ -376,3 +376,26 @@ def test_jwks_mode_refuses_an_algorithm_that_does_not_fit_the_key(jwks: Jwks) ->
     token = bearer(claims(role="admin"), jwks.ec_key, "ES256", headers={"kid": "rsa-1"})
     with pytest.raises(Unauthorized):
         authenticate(token, jwks.settings())
+
+
+def test_verified_tokens_are_remembered_only_until_they_expire(monkeypatch) -> None:
+    from shared import auth
+
+    cache = auth._VerifiedTokens(size=2)
+    now = time.time()
+    cache.put(("a",), {"exp": now + 60, "sub": "a"})
+    assert cache.get(("a",))["sub"] == "a"
+    monkeypatch.setattr(auth.time, "time", lambda: now + 61)
+    assert cache.get(("a",)) is None  # expired: verified again (and refused) next time
+    cache.put(("b",), {"exp": now + 600})
+    cache.put(("c",), {"exp": now + 600})
+    cache.put(("d",), {"exp": now + 600})
+    assert cache.get(("b",)) is None and cache.get(("d",)) is not None  # bounded, LRU
+
+
+def test_a_remembered_token_still_needs_the_same_settings() -> None:
+    token = jwt.encode(claims(), "first-secret-first-secret-first-secret", algorithm="HS256")
+    header = f"Bearer {token}"
+    assert authenticate(header, Settings(JWT_SECRET="first-secret-first-secret-first-secret"))
+    with pytest.raises(Unauthorized):
+        authenticate(header, Settings(JWT_SECRET="other-secret-other-secret-other-secret"))
