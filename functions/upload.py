@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
@@ -15,7 +17,7 @@ bp = func.Blueprint()
 _DRAIN_LIMIT = 1024**3
 
 
-async def _drain(body, limit: int) -> None:
+async def _drain(body: AsyncIterator[bytes], limit: int) -> None:
     seen = 0
     try:
         async for chunk in body:
