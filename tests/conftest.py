@@ -99,15 +99,8 @@ def stack_env(stack: LocalStack, devhost_port: int) -> dict[str, str]:
 def devhost(stack_env: dict[str, str], devhost_port: int,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
     log_path = tmp_path_factory.mktemp("devhost") / "devhost.log"
-    process = DevhostProcess(stack_env, devhost_port, log_path=log_path)
-    try:
-        process.start()
-    except StackError as exc:
-        pytest.fail(f"the devhost did not start: {exc}", pytrace=False)
-    try:
+    with DevhostProcess(stack_env, devhost_port, log_path=log_path) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="session")

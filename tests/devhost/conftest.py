@@ -59,16 +59,9 @@ def sample_env(azurite: LocalStack, records_file: Path) -> dict[str, str]:
 def sample_host(sample_env: dict[str, str],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
     log_path = tmp_path_factory.mktemp("sample-devhost") / "devhost.log"
-    process = DevhostProcess(sample_env, free_ports(1)[0], app=SAMPLE_APP,
-                             host_json=SAMPLE_HOST_JSON, log_path=log_path)
-    try:
-        process.start()
-    except StackError as exc:
-        pytest.fail(f"the devhost did not start: {exc}", pytrace=False)
-    try:
+    with DevhostProcess(sample_env, free_ports(1)[0], app=SAMPLE_APP,
+                        host_json=SAMPLE_HOST_JSON, log_path=log_path) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="session")
