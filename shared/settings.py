@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     cdn_cache_ttl: int = Field(86400, validation_alias="CDN_CACHE_TTL")
 
     log_level: str = Field("info", validation_alias="LOG_LEVEL")
+    # /health reuses its answer this long: anonymous callers cannot load the database.
+    health_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="HEALTH_CACHE_SECONDS")
 
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
                      "upload_block_size", "stream_max_open_range", mode="before")
