@@ -24,21 +24,21 @@ def _flag(req: Request, name: str) -> bool:
 @bp.route(route="api/v1/storage/files", methods=["GET"], auth_level=ANON)
 @endpoint
 async def list_files(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     return json_response(await service.list_files(principal, query_model(req, ListQuery)))
 
 
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["GET"], auth_level=ANON)
 @endpoint
 async def get_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     return json_response(await service.file_detail(principal, req.path_params["file_id"]))
 
 
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["PUT"], auth_level=ANON)
 @endpoint
 async def update_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     update = await body_model(req, FileUpdate)
     return json_response(
         await service.update_file(principal, req.path_params["file_id"], update)
@@ -48,7 +48,7 @@ async def update_file(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["DELETE"], auth_level=ANON)
 @endpoint
 async def delete_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     result = await service.delete_file(principal, req.path_params["file_id"],
                                        permanent=_flag(req, "permanent"))
     return json_response(result)
@@ -57,5 +57,5 @@ async def delete_file(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}/restore", methods=["POST"], auth_level=ANON)
 @endpoint
 async def restore_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     return json_response(await service.restore_file(principal, req.path_params["file_id"]))
