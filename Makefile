@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.stamp
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install run test lint bench token clean
+.PHONY: help install run test lint bench token clean constraints
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench  run the benchmarks"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
+	@echo "make constraints  pin the virtualenv's versions in constraints.txt (after make test)"
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -38,8 +39,9 @@ $(PY):
 		echo "cannot create $(VENV): install python3-venv (Debian: apt-get install python3-venv)" >&2; \
 		rm -rf $(VENV); exit 1; }
 
-$(PIP_STAMP): requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+# constraints.txt pins the versions the suite passed with; requirements*.txt name minimums.
+$(PIP_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 # npm ci recreates node_modules from the lock file, so the stamp is written after it.
@@ -67,3 +69,14 @@ token: install
 
 clean:
 	rm -rf .local
+
+# Pin what is installed in .venv (after `make test` passed with it). To move to newer
+# versions: .venv/bin/pip install -U -r requirements-dev.txt, make test, make constraints.
+constraints: install
+	@{ echo "# Versions tested together, pinned from .venv by \`make constraints\` (pip freeze)."; \
+	   echo "# make install and the deployment package install with -c constraints.txt:"; \
+	   echo "#   pip install -r requirements.txt -c constraints.txt"; \
+	   $(PY) -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+	@touch $(PIP_STAMP)
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
