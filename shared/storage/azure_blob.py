@@ -155,7 +155,7 @@ class AzureBlobStore:
     async def container(self) -> ContainerClient:
         return await self._containers.get()
 
-    async def ensure_container(self) -> None:
+    async def ensure(self) -> None:
         with contextlib.suppress(ResourceExistsError):
             await (await self.container()).create_container()
 
@@ -185,13 +185,10 @@ class AzureBlobStore:
             metadata=dict(props.metadata or {}),
         )
 
-    async def delete(self, key: str) -> bool:
+    async def delete(self, key: str) -> None:
         blob = (await self.container()).get_blob_client(key)
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             await blob.delete_blob(delete_snapshots="include")
-        except ResourceNotFoundError:
-            return False
-        return True
 
     async def set_tier(self, key: str, tier: str) -> None:
         blob = (await self.container()).get_blob_client(key)
