@@ -165,9 +165,12 @@ class AzureBlobStore:
     async def read(self, key: str, offset: int = 0, length: int | None = None
                    ) -> AsyncIterator[bytes]:
         blob = (await self.container()).get_blob_client(key)
+        # A whole read names no range: the SDK then copes with an empty blob, which
+        # answers any explicit range with 416.
+        whole = offset == 0 and length is None
         try:
-            downloader = await blob.download_blob(offset=offset, length=length,
-                                                  max_concurrency=1)
+            downloader = await blob.download_blob(offset=None if whole else offset,
+                                                  length=length, max_concurrency=1)
         except ResourceNotFoundError as exc:
             raise ObjectNotFound(key) from exc
         async for chunk in downloader.chunks():
