@@ -76,7 +76,7 @@ class FileRepository(Protocol):
 
     async def live_duplicate(self, user_id: str, sha256: str) -> str | None: ...
 
-    async def list(self, listing: FileListing) -> tuple[list[Row], int]:
+    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
         """One page, ordered by the sort field then id (same direction), and the total."""
         ...
 

@@ -108,7 +108,7 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
-        rows, total = await repo.files.list(_listing(owner, query))
+        rows, total = await repo.files.page(_listing(owner, query))
         metadata = await repo.files.metadata_for([r["id"] for r in rows])
         usage = await storage_usage(repo, principal, settings)
     return FileListResponse(

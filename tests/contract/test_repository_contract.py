@@ -109,7 +109,7 @@ async def test_connection_statements_stand_on_their_own(db: Database, user: str)
 
 
 async def _names(repo: Repository, **listing: Any) -> list[str]:
-    rows, _ = await repo.files.list(FileListing(**listing))
+    rows, _ = await repo.files.page(FileListing(**listing))
     return [r["original_name"] for r in rows]
 
 
@@ -134,23 +134,23 @@ async def test_listing(db: Database, user: str) -> None:
         assert await _names(repo, owner=user, search="%") == ["alpha"]  # literal
         assert await _names(repo, owner=user, search="_") == ["alpha"]
         assert await _names(repo, owner=user, trashed=True) == ["echo"]
-        rows, total = await repo.files.list(FileListing(
+        rows, total = await repo.files.page(FileListing(
             owner=user, sort="original_name", descending=False, limit=2, offset=2))
         assert [r["original_name"] for r in rows] == ["charlie"] and total == 3
         assert set(rows[0]) == set(FILE_COLUMNS)
-        rows, total = await repo.files.list(FileListing(owner=user, offset=10))
+        rows, total = await repo.files.page(FileListing(owner=user, offset=10))
         assert rows == [] and total == 3
-        everyone, _ = await repo.files.list(FileListing(owner=None, search=user, limit=100))
+        everyone, _ = await repo.files.page(FileListing(owner=None, search=user, limit=100))
         assert everyone == []  # ids are not searched, names are
 
 
 async def test_ties_are_ordered_by_id(db: Database, user: str) -> None:
     ids = [(await insert(db, user, "same", size_bytes=5))["id"] for _ in range(3)]
     async with db.connection() as repo:
-        rows, _ = await repo.files.list(FileListing(owner=user, sort="size_bytes",
+        rows, _ = await repo.files.page(FileListing(owner=user, sort="size_bytes",
                                                     descending=False))
         assert [r["id"] for r in rows] == sorted(ids)
-        rows, _ = await repo.files.list(FileListing(owner=user, sort="size_bytes"))
+        rows, _ = await repo.files.page(FileListing(owner=user, sort="size_bytes"))
         assert [r["id"] for r in rows] == sorted(ids, reverse=True)
 
 
@@ -184,8 +184,8 @@ async def test_due_for_removal(db: Database, user: str) -> None:
     expired = await insert(db, user, expires_at=past)
     await insert(db, user, expires_at=future)
     async with db.connection() as repo:
-        mine = {r["id"] for r in (await repo.files.list(FileListing(owner=user)))[0]}
-        mine |= {r["id"] for r in (await repo.files.list(FileListing(owner=user,
+        mine = {r["id"] for r in (await repo.files.page(FileListing(owner=user)))[0]}
+        mine |= {r["id"] for r in (await repo.files.page(FileListing(owner=user,
                                                                      trashed=True)))[0]}
         assert set(await repo.files.trashed_before(now, FAR)) & mine == {old_trash["id"]}
         assert set(await repo.files.expired_before(now, FAR)) & mine == {expired["id"]}

@@ -95,7 +95,7 @@ class FakeFiles:
             return any(needle in text.lower() for text in haystacks)
         return True
 
-    async def list(self, listing: FileListing) -> tuple[list[Row], int]:
+    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
         found = [r for r in self._t.files.values() if self._matches(r, listing)]
         found.sort(key=lambda r: (r[listing.sort], r["id"]), reverse=listing.descending)
         page = found[listing.offset:listing.offset + listing.limit]

@@ -56,7 +56,7 @@ class PgFiles:
     def __init__(self, conn: AsyncConnection[dict[str, Any]]) -> None:
         self._conn = conn
 
-    async def _one(self, query: sql.Composable, params: Row) -> Row:
+    async def _one(self, query: sql.Composed, params: Row) -> Row:
         try:
             cur = await self._conn.execute(query, params)
         except errors.UniqueViolation as exc:
@@ -87,7 +87,7 @@ class PgFiles:
         row = await cur.fetchone()
         return row["id"] if row else None
 
-    async def list(self, listing: FileListing) -> tuple[list[Row], int]:
+    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
         where, params = _where(listing)
         direction = sql.SQL("DESC" if listing.descending else "ASC")
         # sort is one of SortField's names, and an Identifier besides
@@ -110,8 +110,8 @@ class PgFiles:
 
     async def update(self, file_id: str, changes: Row) -> Row:
         changes = _jsonb(changes)
-        sets = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
-                for k in changes]
+        sets: list[sql.Composable] = [
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
         sets.append(sql.SQL("updated_at = now()"))
         query = sql.SQL("UPDATE files SET {sets} WHERE id = %(file_id)s RETURNING {ret}").format(
             sets=sql.SQL(", ").join(sets), ret=_SELECT)
