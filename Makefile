@@ -14,12 +14,12 @@ NPM_STAMP := node_modules/.package-lock.stamp
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install run test lint bench token clean
+.PHONY: help install run test lint typecheck bench token clean
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
 	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
-	@echo "make lint   ruff check ."
+	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench  run the benchmarks"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
@@ -52,12 +52,18 @@ run: install
 	$(PY) -m devhost stack
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
-test: install
+# Types first: a type error fails in seconds, not after the integration tests.
+# (tests/test_architecture.py checks the import contracts and file lengths in pytest.)
+test: install typecheck
 	bash scripts/install-test-tools.sh
 	$(PY) -m pytest
 
-lint: install
+lint: install typecheck
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+typecheck: install
+	$(PY) -m mypy
 
 bench: install
 	$(PY) -m bench

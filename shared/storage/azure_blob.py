@@ -15,10 +15,16 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob import (
+    BlobBlock,
+    BlobSasPermissions,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
@@ -97,14 +103,16 @@ class AzureBlobWriter:
         if rest or not self._block_ids:
             await self._stage(rest)
         await self._drain()
+        md5 = bytearray(content_md5) if content_md5 is not None else None
         result = await self._blob.commit_block_list(
-            self._block_ids,
-            content_settings=ContentSettings(content_type=content_type, content_md5=content_md5),
+            [BlobBlock(block_id) for block_id in self._block_ids],
+            content_settings=ContentSettings(content_type=content_type, content_md5=md5),
             metadata=metadata,
             if_none_match="*",  # never overwrite: every key is generated fresh
         )
         self._committed = True
-        return ObjectInfo(size=-1, etag=result["etag"], last_modified=result["last_modified"])
+        return ObjectInfo(size=-1, etag=str(result["etag"]),
+                          last_modified=cast(datetime, result["last_modified"]))
 
     async def abort(self) -> None:
         for task in self._inflight:
@@ -126,7 +134,7 @@ class AzureBlobStore:
         self._clients: LoopLocal[BlobServiceClient] = LoopLocal(self._open)
         # Building a client is costly in the SDK (a per-request share of CPU on hot paths).
         self._containers: LoopLocal[ContainerClient] = LoopLocal(self._open_container)
-        self._delegation: tuple[datetime, object] | None = None
+        self._delegation: tuple[datetime, UserDelegationKey] | None = None
 
     async def _open(self) -> BlobServiceClient:
         sizes: dict[str, Any] = {"max_single_get_size": _READ_PIECE,
@@ -202,14 +210,10 @@ class AzureBlobStore:
         service = await self.service()
         now = datetime.now(UTC)
         expiry = now + timedelta(seconds=expires_in)
-        credential = getattr(service.credential, "account_key", None)
-        signing: dict[str, object]
-        if credential:
-            signing = {"account_key": credential}
-        else:
-            signing = {"user_delegation_key": await self._delegation_key(service, expiry)}
+        account_key = getattr(service.credential, "account_key", None)
+        delegation = None if account_key else await self._delegation_key(service, expiry)
         sas = generate_blob_sas(
-            account_name=service.account_name,
+            account_name=service.account_name or "",
             container_name=self.container_name,
             blob_name=key,
             permission=BlobSasPermissions(read=True),
@@ -217,12 +221,14 @@ class AzureBlobStore:
             expiry=expiry,
             content_type=content_type,
             content_disposition=content_disposition,
-            **signing,
+            account_key=account_key,
+            user_delegation_key=delegation,
         )
         blob_url = (await self.container()).get_blob_client(key).url
         return f"{blob_url}?{sas}"
 
-    async def _delegation_key(self, service: BlobServiceClient, expiry: datetime) -> object:
+    async def _delegation_key(self, service: BlobServiceClient, expiry: datetime
+                              ) -> UserDelegationKey:
         # One delegation key serves many SAS; renew it well before it runs out.
         if self._delegation and self._delegation[0] > expiry:
             return self._delegation[1]
