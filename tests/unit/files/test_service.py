@@ -192,10 +192,17 @@ class _RefusingStore(MemoryStore):
 
 
 async def test_a_store_failing_after_the_commit_does_not_undo_the_delete(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Other tests in the session may configure logging (disabling existing loggers): hear
+    # this logger directly.
+    monkeypatch.setattr(service.log, "disabled", False)
+    service.log.addHandler(caplog.handler)
     ctx = dataclasses.replace(fake_context(), stores=Stores(primary=_RefusingStore()))
     file_id = await add(ctx, "a.txt")
-    result = await service.delete_file(ctx, ALICE, file_id, permanent=True)
+    try:
+        result = await service.delete_file(ctx, ALICE, file_id, permanent=True)
+    finally:
+        service.log.removeHandler(caplog.handler)
     assert result.deleted and file_id not in db_of(ctx).tables.files
     assert "orphaned object" in caplog.text
 
