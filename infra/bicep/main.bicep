@@ -111,7 +111,7 @@ module storage 'modules/storage.bicep' = {
     filesContainerName: filesContainerName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
-    queueNames: [ transformQueueName ]
+    queueNames: [ transformQueueName, '${transformQueueName}-poison' ]
     blobSoftDeleteDays: sizing.blobSoftDeleteDays
     previousVersionRetentionDays: sizing.previousVersionRetentionDays
     workspaceId: monitoring.outputs.workspaceId

@@ -9,7 +9,7 @@ param skuName string
 param filesContainerName string
 param deploymentContainerName string
 param deadLetterContainerName string
-@description('Queues the app writes and its triggers read; each gets its poison queue, as the host names it.')
+@description('Queues the app writes and its triggers read, with their poison queues (<name>-poison, as the host names them).')
 param queueNames array
 param blobSoftDeleteDays int
 param previousVersionRetentionDays int
@@ -79,9 +79,7 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
   name: 'default'
 }
 
-var allQueues = flatten(map(queueNames, q => [ q, '${q}-poison' ]))
-
-resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in allQueues: {
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in queueNames: {
   parent: queueService
   name: queue
 }]
