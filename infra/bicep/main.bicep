@@ -29,11 +29,15 @@ param principalName string
 @allowed([ 'User', 'Group', 'ServicePrincipal' ])
 param principalType string = 'User'
 
+@minLength(1)
 @description('Identity provider of the tokens (RS256/ES256): JWKS, issuer and audience; all three are required and checked.')
 param jwtJwksUrl string
+@minLength(1)
 param jwtIssuer string
+@minLength(1)
 param jwtAudience string
 
+@minLength(3)
 param apimPublisherEmail string
 param apimPublisherName string = 'Visiobook'
 
