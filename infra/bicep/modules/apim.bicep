@@ -13,6 +13,8 @@ param publisherName string
 param workspaceId string
 
 resource service 'Microsoft.ApiManagement/service@2023-05-01-preview' = {
+  // checkov:skip=CKV_AZURE_174: API Management is the API's public entry point; it must be reachable from the internet.
+  // checkov:skip=CKV_AZURE_107: no virtual network on this deployment (Flex Consumption without VNet); the backend is called over TLS with a function key.
   name: name
   location: location
   tags: tags

@@ -19,6 +19,7 @@ param maximumInstanceCount int
 param appSettings object
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption requires always-ready instances, which cost at rest; this deployment scales from zero.
   name: planName
   location: location
   tags: tags
@@ -44,6 +45,10 @@ var hostSettings = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: reached by API Management (function key required) and by Event Grid (blobs_extension key); without a VNet, public network access is how both get in.
+  // checkov:skip=CKV_AZURE_17: callers authenticate with JWTs and API Management with a function key; client certificates are not the scheme.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; a minimum of instances would cost at rest.
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; GET /health probes every dependency for monitors.
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -85,6 +90,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: this is the app settings resource, not a network setting (see the app).
+  // checkov:skip=CKV_AZURE_13: tokens are validated by API Management and by the app (JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE); App Service Authentication would turn away anonymous requests for public files.
+  // checkov:skip=CKV_AZURE_63: no App Service web server logs on Flex Consumption; requests and traces go to Application Insights.
+  // checkov:skip=CKV_AZURE_65: same: detailed error pages are an App Service web server feature; errors answer the spec's JSON body.
+  // checkov:skip=CKV_AZURE_66: same: failed request tracing is an App Service web server feature; failures are in Application Insights.
+  // checkov:skip=CKV_AZURE_80: Python app; there is no .NET Framework version.
+  // checkov:skip=CKV_AZURE_88: the app stores nothing on a file share; files are in Blob storage.
   parent: app
   name: 'appsettings'
   properties: union(appSettings, hostSettings)
