@@ -27,8 +27,8 @@ def ensure_role(role: str, object_id: str) -> None:
     with _connect("postgres") as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
-            conn.execute("SELECT * FROM pgaadauth_create_principal_with_oid(%s, %s, 'service', false, false)",
-                         (role, object_id))
+            conn.execute("SELECT * FROM pgaadauth_create_principal_with_oid"
+                         "(%s, %s, 'service', false, false)", (role, object_id))
 
 
 def grant(database: str, role: str) -> None:

@@ -1,7 +1,7 @@
 """What the deployment needs to know about this build of the app, read from the app itself.
 
-    python infra/hooks/manifest.py functions              # every function and its bindings (JSON)
-    python infra/hooks/manifest.py postdeploy-parameters  # parameters of infra/bicep/postdeploy.bicep
+    python infra/hooks/manifest.py functions              # each function and its bindings
+    python infra/hooks/manifest.py postdeploy-parameters  # infra/bicep/postdeploy.bicep's
 
 The second reads names from the environment (azd exports its environment to hooks): the
 Event Grid subscriptions follow the blob triggers that function_app registers, and API
