@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import jwt
 
@@ -67,7 +68,7 @@ def _role_from_claims(claims: dict) -> Role:
     raise Unauthorized("Token carries no known role", details={"roles": sorted(granted)})
 
 
-def _options(settings: Settings) -> dict:
+def _options(settings: Settings) -> dict[str, Any]:
     required = ["exp", "sub"] + [name for name, value in (
         ("iss", settings.jwt_issuer), ("aud", settings.jwt_audience)) if value]
     return {
@@ -78,7 +79,7 @@ def _options(settings: Settings) -> dict:
     }
 
 
-async def _decode(token: str, settings: Settings) -> tuple[dict, float]:
+async def _decode(token: str, settings: Settings) -> tuple[dict[str, Any], float]:
     """The verified claims and for how many seconds the verifying key stays trusted."""
     if settings.jwt_jwks_url:
         kid = jwt.get_unverified_header(token).get("kid")

@@ -7,7 +7,8 @@ down); the backup store and the CDN only degrade the service (200, ``DEGRADED``)
 reused for ``HEALTH_CACHE_SECONDS`` and concurrent callers share one probe run. It says what
 an operator needs to read at a glance (status and response time per check, and the
 specification's ``pending_jobs``); why a dependency is down (exception, host names) goes to
-the log, not to anonymous callers.
+the log, and the stores' own probe results (container, bucket) and the CDN's host name are
+not for anonymous callers.
 """
 
 from __future__ import annotations
@@ -16,24 +17,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import SERVICE_NAME, SERVICE_VERSION, db
+from shared import SERVICE_NAME, SERVICE_VERSION
 from shared.aio import SharedRun
-from shared.queues import pending_messages
-from shared.settings import get_settings
-from shared.storage import backup_store, primary_store
+from shared.context import AppContext
 
 log = logging.getLogger("shared.health")
 
 PROBE_TIMEOUT_SECONDS = 1.5  # a health check must answer before its caller gives up
-REQUIRED = ("database", "azure_blob", "processing_queue")
+Probe = Callable[[], Awaitable[dict[str, Any]]]
 Result = tuple[int, dict[str, Any]]
 
 
-async def _timed(name: str, probe: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+async def _timed(name: str, probe: Probe) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         extra = await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
@@ -46,41 +44,46 @@ async def _timed(name: str, probe: Callable[[], Awaitable[dict[str, Any]]]) -> d
     return {"status": status, "responseTime": f"{elapsed}ms", **extra}
 
 
-async def _database() -> dict[str, Any]:
-    async with db.connection() as conn:
-        await conn.execute("SELECT 1")
-    return {}
+def _quiet(probe: Callable[[], Awaitable[object]]) -> Probe:
+    """The probe, its result kept inside the service."""
+    async def run() -> dict[str, Any]:
+        await probe()
+        return {}
+
+    return run
 
 
-async def _azure_blob() -> dict[str, Any]:
-    await primary_store().probe()  # what it returns names the container: not for anyone
-    return {}
+def _probes(ctx: AppContext) -> dict[str, Probe]:
+    async def database() -> dict[str, Any]:
+        async with ctx.db.connection() as repo:
+            await repo.ping()
+        return {}
+
+    async def queue() -> dict[str, Any]:
+        return {"pending_jobs": await ctx.queues.pending(ctx.settings.transform_queue)}
+
+    async def cdn() -> dict[str, Any]:
+        # Reports whether a CDN is configured only: nothing probes a CDN until one is wired in.
+        return {"provider": "azure_front_door" if ctx.settings.cdn_endpoint else "none"}
+
+    # The primary store is reported under its provider's name (azure_blob or aws_s3).
+    probes: dict[str, Probe] = {"database": database,
+                                ctx.stores.primary.name: _quiet(ctx.stores.primary.probe),
+                                "processing_queue": queue, "cdn": cdn}
+    if ctx.settings.backup_enabled:
+        # With an S3 primary, "aws_s3" names the primary; the backup gets its own name.
+        backup = "aws_s3_backup" if ctx.stores.primary.name == "aws_s3" else "aws_s3"
+        probes[backup] = _quiet(ctx.backup.probe)
+    return probes
 
 
-async def _aws_s3() -> dict[str, Any]:
-    await backup_store().probe()
-    return {}
-
-
-async def _queue() -> dict[str, Any]:
-    return {"pending_jobs": await pending_messages(get_settings().transform_queue)}
-
-
-async def _cdn() -> dict[str, Any]:
-    return {"provider": "azure_front_door" if get_settings().cdn_endpoint else "none"}
-
-
-async def _probe() -> Result:
-    probes: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
-        "database": _database, "azure_blob": _azure_blob, "processing_queue": _queue,
-        "cdn": _cdn,
-    }
-    if get_settings().backup_enabled:
-        probes["aws_s3"] = _aws_s3
+async def _probe(ctx: AppContext) -> Result:
+    probes = _probes(ctx)
+    required = {"database", ctx.stores.primary.name, "processing_queue"}
     results = await asyncio.gather(*(_timed(name, p) for name, p in probes.items()))
     checks = dict(zip(probes, results, strict=True))
     down = {name for name, result in checks.items() if result["status"] != "UP"}
-    if down & set(REQUIRED):
+    if down & required:
         status, code = "DOWN", 503
     elif down:
         status, code = "DEGRADED", 200
@@ -95,29 +98,33 @@ async def _probe() -> Result:
     }
 
 
-@dataclass
-class _Recent:
-    """The last answer and when it stops being reused (monotonic clock)."""
+class _Health:
+    """One instance's last answer, reused until ``until`` (monotonic clock), and the probe
+    run that concurrent callers share."""
 
-    result: Result | None = None
-    until: float = 0.0
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.result: Result | None = None
+        self.until = 0.0
+        self.run = SharedRun(self._probe_and_keep)
+
+    async def _probe_and_keep(self) -> Result:
+        result = await _probe(self.ctx)
+        self.result, self.until = result, time.monotonic() + self.ctx.settings.health_cache_seconds
+        return result
+
+    async def check(self) -> Result:
+        if self.result is not None and time.monotonic() < self.until:
+            return self.result
+        return await self.run()
 
 
-_recent = _Recent()
+_current: _Health | None = None
 
 
-async def _probe_and_keep() -> Result:
-    result = await _probe()
-    _recent.result = result
-    _recent.until = time.monotonic() + get_settings().health_cache_seconds
-    return result
-
-
-_shared_probe = SharedRun(_probe_and_keep)
-
-
-async def check() -> Result:
+async def check(ctx: AppContext) -> Result:
     """The service's health: the last answer while it is recent, else one shared probe."""
-    if _recent.result is not None and time.monotonic() < _recent.until:
-        return _recent.result
-    return await _shared_probe()
+    global _current
+    if _current is None or _current.ctx is not ctx:
+        _current = _Health(ctx)
+    return await _current.check()

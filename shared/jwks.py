@@ -85,7 +85,7 @@ class KeySet:
 def _download(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
-        body = response.read(MAX_DOCUMENT_BYTES + 1)
+        body: bytes = response.read(MAX_DOCUMENT_BYTES + 1)
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"JWKS document over {MAX_DOCUMENT_BYTES} bytes")
     return body

@@ -131,7 +131,7 @@ def _parse_etag_list(value: str) -> list[_Tag]:
     tags: list[_Tag] = []
     position, end = 0, len(value)
     while position < end:
-        position = _OWS.match(value, position).end()
+        position = _skip_ows(value, position)
         if position == end:
             break
         if value[position] != ",":
@@ -139,11 +139,16 @@ def _parse_etag_list(value: str) -> list[_Tag]:
             if match is None:
                 return []
             tags.append((match.group(1) is not None, match.group(2)))
-            position = _OWS.match(value, match.end()).end()
+            position = _skip_ows(value, match.end())
             if position < end and value[position] != ",":
                 return []
         position += 1  # past the comma
     return tags
+
+
+def _skip_ows(value: str, position: int) -> int:
+    match = _OWS.match(value, position)  # always matches (possibly nothing)
+    return match.end() if match else position
 
 
 def _strong_match(a: _Tag, b: _Tag) -> bool:
