@@ -99,8 +99,15 @@ def test_a_failed_dependency_says_down_and_nothing_else(monkeypatch: pytest.Monk
         raise ConnectionRefusedError("connect to db.internal.example:5432 refused")
 
     with_database(monkeypatch, refused)
-    with caplog.at_level(logging.WARNING, logger="shared.health"):
-        code, body = asyncio.run(health.check(fake_context()))
+    # Other tests in the session may configure logging (disabling existing loggers): hear
+    # this logger directly.
+    monkeypatch.setattr(health.log, "disabled", False)
+    health.log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="shared.health"):
+            code, body = asyncio.run(health.check(fake_context()))
+    finally:
+        health.log.removeHandler(caplog.handler)
     assert code == 503 and body["status"] == "DOWN"
     assert body["checks"]["database"] == {**body["checks"]["database"], "status": "DOWN"}
     assert set(body["checks"]["database"]) == {"status", "responseTime"}
