@@ -29,6 +29,8 @@ OPTIONAL = {
     "STREAM_MAX_OPEN_RANGE": "tuning; the default suits browsers and players",
     "HEALTH_CACHE_SECONDS": "tuning; default (5 s) from shared/settings.py, extraAppSettings can change it",
     "AZURE_FUNCTIONS_ENVIRONMENT": "unset in Azure is Production (the host's default); only Development, set locally by func start and the devhost, accepts the development JWT secret",
+    "PRIMARY_STORAGE": "default azure_blob is the deployment's primary; aws_s3 is for S3-compatible hosting",
+    "PRIMARY_S3_BUCKET": "only read with PRIMARY_STORAGE=aws_s3",
 }
 
 # Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
@@ -55,4 +57,6 @@ PENDING = {
     "AZURE_FRONT_DOOR_ENDPOINT_NAME": "issue 10: the endpoint to purge",
     "CLOUDFLARE_ZONE_ID": "issue 10: Cloudflare provider (optional)",
     "CLOUDFLARE_API_TOKEN": "issue 10: Cloudflare provider (optional)",
+    "CDN_CACHE_TTL": "issue 10: the edge's cache lifetime of public files",
+    "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
 }
