@@ -42,7 +42,7 @@ _CODECS: dict[str, dict[str, Any]] = {
              "pix_fmt": "yuv420p", "c:a": "libopus"},
 }
 _GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-y",
-           "-progress", "pipe:1"]
+           "-progress", "pipe:1", "-stats_period", "0.25"]
 
 
 @lru_cache(maxsize=1)
