@@ -87,8 +87,9 @@ def _pdf_string(text: str) -> bytes:
 
 
 def _write_pdf(path: Path, page_streams: list[tuple[bytes, dict[bytes, bytes]]],
-               info: dict[str, str]) -> Path:
-    """A PDF 1.4 whose pages have the given content streams and XObjects."""
+               info: dict[str, str], size: tuple[float, float] = (612, 792)) -> Path:
+    """A PDF 1.4 whose pages (US Letter by default) have the given content streams and
+    XObjects."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -104,9 +105,9 @@ def _write_pdf(path: Path, page_streams: list[tuple[bytes, dict[bytes, bytes]]],
         stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
         names = b"".join(b"/%s %d 0 R " % (name, add(body)) for name, body in xobjects.items())
         kids.append(add(
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.2f %.2f] /Contents %d 0 R "
             b"/Resources << /Font << /F1 %d 0 R >> /XObject << %s>> >> >>"
-            % (pages, stream, font_ref, names)))
+            % (pages, size[0], size[1], stream, font_ref, names)))
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages
     objects[pages - 1] = (b"<< /Type /Pages /Kids [%s] /Count %d >>"
                           % (b" ".join(b"%d 0 R" % k for k in kids), len(kids)))
@@ -139,19 +140,22 @@ def text_pdf(path: Path, pages: list[list[str]], *, title: str = "Mon Document",
                                       "CreationDate": "D:20240115103000Z"})
 
 
-def scanned_pdf(path: Path, page: Image.Image) -> Path:
-    """One page that is only a JPEG image (no text layer), like a scanner's output."""
-    buffer = io.BytesIO()
-    gray = page.convert("L")
-    gray.save(buffer, format="JPEG", quality=90)
-    width, height = gray.size
-    image = (b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-             b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n"
-             % (width, height, buffer.tell()) + buffer.getvalue() + b"\nendstream")
-    scale = min(612 / width, 792 / height)
-    content = b"q %.2f 0 0 %.2f 0 %.2f cm /Im1 Do Q" % (
-        width * scale, height * scale, 792 - height * scale)
-    return _write_pdf(path, [(content, {b"Im1": image})], {"Title": "Scan"})
+def scanned_pdf(path: Path, *pages: Image.Image) -> Path:
+    """Pages that are only a JPEG image each (no text layer), like a scanner's output, 8.5
+    inches wide and as tall as the first image's shape makes them."""
+    width, height = pages[0].size
+    size = (612.0, 612.0 * height / width)
+    streams = []
+    for page in pages:
+        buffer = io.BytesIO()
+        gray = page.convert("L").resize(pages[0].size)
+        gray.save(buffer, format="JPEG", quality=90)
+        image = (b"<< /Type /XObject /Subtype /Image /Width %d /Height %d "
+                 b"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>"
+                 b"\nstream\n" % (width, height, buffer.tell()) + buffer.getvalue()
+                 + b"\nendstream")
+        streams.append((b"q %.2f 0 0 %.2f 0 0 cm /Im1 Do Q" % size, {b"Im1": image}))
+    return _write_pdf(path, streams, {"Title": "Scan"}, size)
 
 
 # Office and text ----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ RTF = frozenset({"application/rtf", "text/rtf"})
 TEXT = frozenset({"text/plain", "text/markdown", "text/csv"})
 ENCODING_SAMPLE = 64 * 1024
 READ_CHUNK = 256 * 1024
+WESTERN = ["utf_16", "utf_32", "cp1252", "iso8859_15", "latin_1", "mac_roman"]
 PDF_RENDER_DPI = 200  # OCR reads printed text well from 200 dpi
 
 
@@ -120,7 +121,7 @@ def pdf_pages_text(pdf: pdfium.PdfDocument, deadline: Deadline,
         try:
             textpage = page.get_textpage()
             try:
-                yield textpage.get_text_bounded()
+                yield textpage.get_text_range()
             finally:
                 textpage.close()
         finally:
@@ -294,8 +295,19 @@ def text_encoding(path: Path) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 3:  # a character cut by the end of the sample
             return "utf-8"
-    best = charset_normalizer.from_bytes(sample).best()
+    # Western encodings first: the product's texts are French and English, and on short
+    # French samples the open detection picks Baltic or Central European code pages.
+    best = (charset_normalizer.from_bytes(sample, cp_isolation=WESTERN).best()
+            or charset_normalizer.from_bytes(sample).best())
     return best.encoding if best else "utf-8"
+
+
+def is_text(path: Path) -> bool:
+    """Text in some encoding (the upload's sniffing knows UTF-8 only and calls the rest
+    application/octet-stream)."""
+    with path.open("rb") as source:
+        sample = source.read(ENCODING_SAMPLE)
+    return charset_normalizer.from_bytes(sample).best() is not None
 
 
 def copy_text(path: Path, encoding: str, sink: TextSink, deadline: Deadline) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.errors import UnreadableMedia
 from shared.media import documents, images, ocr, params, probe, video
-from shared.media.detect import SNIFF_BYTES, detect_mime
+from shared.media.detect import OCTET_STREAM, SNIFF_BYTES, detect_mime
 from shared.media.limits import Deadline, MediaLimits
 
 ProgressCallback = Callable[[float], None]
@@ -143,6 +143,8 @@ def video_bitrate_adjustment(source: Path, output: Path, p: params.VideoBitrateA
 def text_extraction(source: Path, output: Path, p: params.TextExtraction, limits: MediaLimits,
                     progress: ProgressCallback) -> Result:
     mime = sniff(source)
+    if mime == OCTET_STREAM and documents.is_text(source):
+        mime = "text/plain"  # text in another encoding than UTF-8
     _require(mime, TEXT_SOURCES, "a PDF, DOCX, RTF or text document")
     deadline = Deadline.of(limits)
     extra: Result = {}
