@@ -13,8 +13,10 @@ stops waiting, raises ``JobTimedOut``, and the thread's late result is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,16 @@ from shared.media.transforms import Result
 # Slack past the job's own deadline before run_job gives up on the thread: the job's
 # checks and the FFmpeg kill normally end it first, with the clearer error.
 GRACE_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def workspace(root: str | Path) -> Iterator[Path]:
+    """A private directory for one job under ``TEMP_STORAGE_PATH`` (the source streamed in,
+    the output, the engines' scratch files), removed with everything in it."""
+    base = Path(root)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="job-", dir=base) as directory:
+        yield Path(directory)
 
 
 async def run_job(transformation: ValidTransformation, source_path: Path, output_path: Path,

@@ -74,3 +74,11 @@ def test_an_overrunning_thread_is_abandoned_with_a_timeout(tmp_path: Path,
         asyncio.run(main())
     assert caught.value.details["maximum"] == 0.2
     assert caught.value.details["value"] < 5  # gave up at the limit, not at the release
+
+
+def test_workspace_is_private_and_removed(tmp_path: Path) -> None:
+    with jobs.workspace(tmp_path / "visiobook") as directory:
+        (directory / "source").write_bytes(b"x")
+        assert directory.parent == tmp_path / "visiobook"
+        assert directory.stat().st_mode & 0o777 == 0o700
+    assert not directory.exists()
