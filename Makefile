@@ -20,7 +20,7 @@ help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
 	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
 	@echo "make lint   ruff check ."
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks (BENCH=media: only the media engines)"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
 
@@ -59,8 +59,10 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+# BENCH=media (or upload, stream) runs only those parts.
 bench: install
-	$(PY) -m bench
+	bash scripts/install-bench-tools.sh
+	$(PY) -m bench $(BENCH)
 
 token: install
 	@$(PY) -m devhost token --sub "$(SUB)" --role "$(ROLE)"

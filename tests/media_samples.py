@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 import docx
-from PIL import ExifTags, Image, ImageDraw, ImageFont
+from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageFont
 
 from shared.media.video import ffmpeg_exe
 
@@ -195,3 +195,28 @@ def clip(path: Path, *, seconds: float = 1.0, size: str = "160x120", rate: int =
              "-g", str(rate), "-shortest", str(path)]
     subprocess.run(argv, check=True, timeout=600, capture_output=True)
     return path
+
+
+def big_photo(path: Path, size: tuple[int, int] = (6000, 4000)) -> Path:
+    """A 24-megapixel JPEG with gradients and grain, like a camera's (not a flat colour,
+    which every codec shortcuts)."""
+    grad = Image.linear_gradient("L").resize(size)
+    noise = Image.effect_noise(size, 40)
+    red = ImageChops.add(grad, noise, scale=2.0)
+    green = grad.rotate(90).resize(size)
+    blue = ImageChops.multiply(grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise)
+    Image.merge("RGB", (red, green, blue)).save(path, quality=90)
+    return path
+
+
+def printed_page(lines: int = 12, dpi: int = 150) -> Image.Image:
+    """An A4 page of printed French and English text at ``dpi``, as a scanner gives it."""
+    width, height = round(8.27 * dpi), round(11.69 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    face = font(round(dpi / 6))  # 12 pt
+    sentences = ["Il était une fois un petit garçon qui vivait près de la forêt.",
+                 "The quick brown fox jumps over the lazy dog again and again."]
+    for index in range(lines):
+        draw.text((dpi, dpi + index * dpi // 3), sentences[index % 2], font=face, fill=0)
+    return page

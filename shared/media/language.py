@@ -9,7 +9,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 MIN_LETTERS = 20  # below this a guess is noise
 MIN_PROBABILITY = 0.5
-SAMPLE_CHARS = 20_000
+SAMPLE_CHARS = 5000  # plenty for a language; classifying 20 000 took 70 ms
 
 
 @lru_cache(maxsize=4)
@@ -24,7 +24,7 @@ def detect_language(text: str, among: Iterable[str] | None = None) -> str | None
     """ISO 639-1 code of ``text``'s language (first ``SAMPLE_CHARS``), or None when unsure.
     ``among`` restricts the answer to those languages."""
     sample = text[:SAMPLE_CHARS]
-    if sum(c.isalpha() for c in sample) < MIN_LETTERS:
+    if sum(map(str.isalpha, sample)) < MIN_LETTERS:
         return None
     languages = tuple(sorted(set(among))) if among else None
     language, probability = _identifier(languages).classify(sample)
