@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import tempfile
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devhost.stack import DevhostProcess, LocalStack, StackPorts, free_ports
 from devhost.tokens import mint_token
@@ -35,7 +36,7 @@ class Bench:
     def token(self, sub: str, role: str = "admin") -> str:
         return mint_token(sub, role, self.env["JWT_SECRET"])
 
-    def container(self):
+    def container(self) -> ContainerClient:
         service = BlobServiceClient.from_connection_string(self.env["AzureWebJobsStorage"])
         return service.get_container_client("visiobook-files")
 
@@ -98,7 +99,7 @@ def interleaved(runs: int, actions: dict[str, Callable[[int], object]],
     for run in range(runs):
         turn = list(actions.items())
         for name, action in (turn[::-1] if alternate and run % 2 else turn):
-            times[name].append(timed(lambda a=action, r=run: a(r)))
+            times[name].append(timed(functools.partial(action, run)))
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -15,6 +15,7 @@ The through-the-queue figures come with the worker.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -42,6 +43,10 @@ GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 def _quiet(_: float) -> None:
     pass
+
+
+def _by_hand(argv: list[str], _run_number: int) -> None:
+    _run(argv)
 
 
 def _run(argv: list[str]) -> None:
@@ -95,11 +100,13 @@ def thumbnails(work: Path) -> list[str]:
     if CONVERT:
         commands["convert"] = [CONVERT, str(source), "-thumbnail", "256x256", "-quality", "85",
                                str(work / "t-im.jpg")]
-    actions: dict[str, Callable[[int], object]] = {
-        "ours": lambda _: transforms.thumbnail_generation(source, work / "t-ours.jpg", ours,
-                                                          LIMITS, _quiet)}
+    def our_job(_: int) -> object:
+        return transforms.thumbnail_generation(source, work / "t-ours.jpg", ours, LIMITS,
+                                               _quiet)
+
+    actions: dict[str, Callable[[int], object]] = {"ours": our_job}
     for name in commands.keys() - {"ours"}:
-        actions[name] = lambda _, argv=commands[name]: _run(argv)
+        actions[name] = functools.partial(_by_hand, commands[name])
     for action in actions.values():
         action(0)  # warm the page cache and the imports
     median = interleaved(7, actions, alternate=True)
@@ -145,6 +152,11 @@ def pdf_text(work: Path) -> list[str]:
                 "target <= 1.1")]
 
 
+def _our_video(job: transforms.Job, source: Path, output: Path, p: params.Params,
+               _run_number: int) -> object:
+    return job(source, output, p, LIMITS, _quiet)
+
+
 def videos(work: Path) -> list[str]:
     source = samples.clip(work / "720p.mp4", seconds=30, size="1280x720", rate=30,
                           bitrate="4M")
@@ -162,8 +174,8 @@ def videos(work: Path) -> list[str]:
         raw_out = work / f"raw{video.EXTENSION[enc.format]}"
         by_hand = video.build_command(source, raw_out, info, enc, LIMITS)
         median = interleaved(3, {
-            "ours": lambda _, job=job, p=p, out=ours_out: job(source, out, p, LIMITS, _quiet),
-            "ffmpeg": lambda _, argv=by_hand: _run(argv),  # -progress pipe:1 to /dev/null
+            "ours": functools.partial(_our_video, job, source, ours_out, p),
+            "ffmpeg": functools.partial(_by_hand, by_hand),  # -progress pipe:1 to /dev/null
         }, alternate=True)
         lines += [row(f"ours {label}", f"{median['ours']:9.2f} s"),
                   row("the same ffmpeg command by hand", f"{median['ffmpeg']:9.2f} s"),
@@ -179,10 +191,13 @@ def ocr_page(work: Path) -> list[str]:
     samples.printed_page().save(source, quality=90)
     direct = RapidOCR()
     p = params.Ocr()
-    actions = {
-        "ours": lambda _: transforms.ocr_text(source, work / "ocr.txt", p, LIMITS, _quiet),
-        "direct": lambda _: direct(str(source)),
-    }
+    def ours(_: int) -> object:
+        return transforms.ocr_text(source, work / "ocr.txt", p, LIMITS, _quiet)
+
+    def called_directly(_: int) -> object:
+        return direct(str(source))
+
+    actions: dict[str, Callable[[int], object]] = {"ours": ours, "direct": called_directly}
     for action in actions.values():
         action(0)  # load the models once, as a worker does
     median = interleaved(3, actions, alternate=True)

@@ -96,9 +96,10 @@ IntegrityFailure = _error(
 
 # Media jobs. The worker records these on the transformation (``failed`` with the code and
 # the message); they are not answered to an HTTP request.
-TransformationFailed = _error(
-    "TransformationFailed", 422, "TRANSFORMATION_FAILED", "File transformation processing failed"
-)
+class TransformationFailed(ApiError):
+    status = 422
+    code = "TRANSFORMATION_FAILED"
+    message = "File transformation processing failed"
 
 
 class UnreadableMedia(TransformationFailed):

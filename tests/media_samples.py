@@ -131,7 +131,7 @@ def _write_pdf(path: Path, page_streams: list[tuple[bytes, dict[bytes, bytes]]],
 def text_pdf(path: Path, pages: list[list[str]], *, title: str = "Mon Document",
              author: str = "John Doe") -> Path:
     """Pages of Helvetica text (WinAnsi, so French accents work)."""
-    streams = []
+    streams: list[tuple[bytes, dict[bytes, bytes]]] = []
     for lines in pages:
         body = b"BT /F1 12 Tf 72 720 Td 16 TL " + b" ".join(
             _pdf_string(line) + b" '" for line in lines) + b" ET"
@@ -145,7 +145,7 @@ def scanned_pdf(path: Path, *pages: Image.Image) -> Path:
     inches wide and as tall as the first image's shape makes them."""
     width, height = pages[0].size
     size = (612.0, 612.0 * height / width)
-    streams = []
+    streams: list[tuple[bytes, dict[bytes, bytes]]] = []
     for page in pages:
         buffer = io.BytesIO()
         gray = page.convert("L").resize(pages[0].size)

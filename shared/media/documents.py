@@ -228,8 +228,9 @@ def _docx_pages(path: Path) -> int | None:
     except ET.ParseError:
         return None
     for element in root:
-        if element.tag.endswith("}Pages") and (element.text or "").isdigit():
-            return int(element.text)
+        text = element.text or ""
+        if element.tag.endswith("}Pages") and text.isdigit():
+            return int(text)
     return None
 
 
@@ -245,7 +246,8 @@ def docx_text(path: Path, sink: TextSink, limits: MediaLimits, deadline: Deadlin
 def docx_metadata(path: Path, limits: MediaLimits) -> dict[str, Any]:
     document = _open_docx(path, limits)
     props = document.core_properties
-    sample, words = [], 0
+    sample: list[str] = []
+    words = 0
     for block in _docx_blocks(document):
         words += len(block.split())
         if sum(map(len, sample)) < SAMPLE_CHARS:

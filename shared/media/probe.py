@@ -62,19 +62,20 @@ def probe(path: Path) -> MediaInfo:
     """What the file's headers say; ``UnreadableMedia`` when FFmpeg cannot open it."""
     try:
         with av.open(str(path), options=_OPTIONS) as container:
-            video = audio = None
+            video: VideoStream | None = None
+            audio: AudioStream | None = None
             for stream in container.streams:
-                context = stream.codec_context
-                if stream.type == "video" and video is None:
+                if isinstance(stream, av.VideoStream) and video is None:
+                    picture = stream.codec_context
                     video = VideoStream(
-                        codec=context.name, width=context.width, height=context.height,
-                        frame_rate=_rate(stream), bit_rate=stream.bit_rate or None,
-                        pixel_format=context.format.name if context.format else None)
-                elif stream.type == "audio" and audio is None:
+                        codec=picture.name, width=picture.width, height=picture.height,
+                        frame_rate=_rate(stream), bit_rate=picture.bit_rate or None,
+                        pixel_format=picture.format.name if picture.format else None)
+                elif isinstance(stream, av.AudioStream) and audio is None:
+                    sound = stream.codec_context
                     audio = AudioStream(
-                        codec=context.name, channels=context.layout.nb_channels or None,
-                        sample_rate=context.sample_rate or None,
-                        bit_rate=stream.bit_rate or None)
+                        codec=sound.name, channels=sound.layout.nb_channels or None,
+                        sample_rate=sound.sample_rate or None, bit_rate=sound.bit_rate or None)
             duration = container.duration / av.time_base if container.duration else None
             tags = {str(k)[:64]: str(v)[:256] for k, v in list(container.metadata.items())[:32]}
             return MediaInfo(container=container.format.name, duration=duration,

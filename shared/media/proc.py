@@ -39,6 +39,8 @@ def run_limited(argv: Sequence[str], *, memory_bytes: int, deadline: Deadline,
     process = subprocess.Popen(limited(argv, memory_bytes), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                errors="replace", start_new_session=True)
+    assert process.stdout is not None and process.stderr is not None  # both are PIPEs
+    stdout, stderr_pipe = process.stdout, process.stderr
     killed = threading.Event()
 
     def kill() -> None:
@@ -46,12 +48,12 @@ def run_limited(argv: Sequence[str], *, memory_bytes: int, deadline: Deadline,
         process.kill()
 
     stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
-    reader = threading.Thread(target=lambda: stderr.extend(process.stderr), daemon=True)
+    reader = threading.Thread(target=lambda: stderr.extend(stderr_pipe), daemon=True)
     timer = threading.Timer(max(0.0, deadline.remaining()), kill)
     reader.start()
     timer.start()
     try:
-        for line in process.stdout:
+        for line in stdout:
             if on_line is not None:
                 on_line(line.rstrip("\n"))
         code = process.wait()

@@ -15,14 +15,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.auth import Role
-from shared.errors import Forbidden, TransformationFailed, ValidationFailed
+from shared.errors import ApiError, Forbidden, TransformationFailed, ValidationFailed
 from shared.media import documents, images, params, transforms, video
 from shared.media.detect import normalise
 from shared.settings import Settings
 
-EVERY_ROLE = frozenset(Role)
-ADVANCED = frozenset({Role.PREMIUM, Role.ADMIN})  # the spec's "advanced transformations"
+# The specification's roles, least first (shared.auth.Role is a StrEnum of the same values;
+# media sits beside auth in the layers and does not import it).
+ROLES = ("user", "premium", "admin")
+EVERY_ROLE = frozenset(ROLES)
+ADVANCED = frozenset({"premium", "admin"})  # the spec's "advanced transformations"
 SVG = "image/svg+xml"
 
 IMAGES = frozenset(transforms.IMAGE_SOURCES)
@@ -41,14 +43,14 @@ class TransformationType:
     name: str
     params_model: type[params.Params]
     sources: frozenset[str]  # MIME types as detected from content
-    roles: frozenset[Role]
+    roles: frozenset[str]
     output: Callable[[Any, str], Output]  # (params, source MIME type) -> what is written
     job: transforms.Job
 
     @property
-    def required_role(self) -> Role:
+    def required_role(self) -> str:
         """The least role that may ask for it (for the 403's details)."""
-        return min(self.roles, key=list(Role).index)
+        return min(self.roles, key=ROLES.index)
 
 
 def _image_output(p: Any, source_mime: str) -> Output:
@@ -110,7 +112,7 @@ class ValidTransformation:
         return self.params.model_dump(mode="json")
 
 
-def _refuse(field: str, message: str, **details: Any) -> ValidationFailed:
+def _refuse(field: str, message: str, **details: Any) -> ApiError:
     return ValidationFailed(message, details={"field": field, **details,
                                               "errors": [{"field": field, "message": message}]})
 
@@ -125,7 +127,7 @@ def _with_defaults(p: params.Params, settings: Settings) -> params.Params:
 
 
 def validate_transformation(transformation_type: Any, parameters: Any, source_mime: str,
-                            role: Role, settings: Settings) -> ValidTransformation:
+                            role: str, settings: Settings) -> ValidTransformation:
     """Check a request to transform a file of type ``source_mime`` (as detected at upload).
 
     Order: the type, then the role (403), then the parameters, then the source.
@@ -135,11 +137,10 @@ def validate_transformation(transformation_type: Any, parameters: Any, source_mi
         raise _refuse("transformation_type", "unknown transformation type",
                       allowed=sorted(REGISTRY))
     if role not in spec.roles:
-        raise Forbidden(f"{spec.name} is for the roles {', '.join(sorted(spec.roles))}",
-                        details={"required_role": spec.required_role.value,
-                                 "allowed_roles": sorted(r.value for r in spec.roles),
-                                 "role": role.value,
-                                 "transformation_type": spec.name})
+        allowed = sorted(spec.roles, key=ROLES.index)
+        raise Forbidden(f"{spec.name} is for the roles {', '.join(allowed)}",
+                        details={"required_role": spec.required_role, "allowed_roles": allowed,
+                                 "role": str(role), "transformation_type": spec.name})
     if parameters is None:
         parameters = {}
     if not isinstance(parameters, dict):
@@ -157,7 +158,7 @@ def validate_transformation(transformation_type: Any, parameters: Any, source_mi
                else f"{spec.name} does not apply to {source or 'this file'}")
         raise _refuse("source_file_id", why, source_mime_type=source,
                       accepted_mime_types=sorted(spec.sources))
-    if "format" in type(p).model_fields and p.format is None:  # say which one was kept
+    if "format" in type(p).model_fields and getattr(p, "format", None) is None:  # say which
         p = p.model_copy(update={"format": transforms.image_target(None, source)})
     return ValidTransformation(spec, p, spec.output(p, source))
 

@@ -200,10 +200,14 @@ def thumbnail_generation(source: Path, output: Path, p: params.ThumbnailGenerati
     mime = sniff(source)
     deadline = Deadline.of(limits)
     box = (p.width, p.height)
-    options = {"box": box, "fmt": p.format, "quality": _quality(p.quality), "limits": limits,
-               "deadline": deadline, "upscale": False}
+
+    def render(image: Path) -> Result:
+        return images.engine.render(image, output, box=box, fmt=p.format,
+                                    quality=_quality(p.quality), limits=limits,
+                                    deadline=deadline, upscale=False)
+
     if mime in IMAGE_SOURCES:
-        result = images.engine.render(source, output, **options)
+        result = render(source)
     else:
         with _scratch(output) as scratch:
             frame = scratch / "frame.png"
@@ -219,6 +223,6 @@ def thumbnail_generation(source: Path, output: Path, p: params.ThumbnailGenerati
                                       (2 * p.width, 2 * p.height), limits, deadline)
             else:
                 raise UnreadableMedia(f"no thumbnail can be made from {mime}")
-            result = images.engine.render(frame, output, **options)
+            result = render(frame)
     progress(100.0)
     return result

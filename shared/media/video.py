@@ -48,7 +48,7 @@ _GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-y",
 
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 @dataclass(frozen=True)
