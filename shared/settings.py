@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         256 * 1024**2, validation_alias="MEDIA_MAX_UNPACKED_SIZE")
     media_max_memory: Annotated[int, BeforeValidator(parse_size)] = Field(
         2 * 1024**3, validation_alias="MEDIA_MAX_MEMORY")
-    media_job_timeout: float = Field(600, validation_alias="MEDIA_JOB_TIMEOUT")
+    media_job_timeout: float = Field(540, validation_alias="MEDIA_JOB_TIMEOUT")
 
     # URLs shown to clients
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")

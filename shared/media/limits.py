@@ -16,7 +16,7 @@ transformation with ``TRANSFORMATION_FAILED``.
 | max_output_bytes | MEDIA_MAX_OUTPUT_SIZE | 500MB | bytes a job may write |
 | max_unpacked_bytes | MEDIA_MAX_UNPACKED_SIZE | 256MB | a DOCX's unzipped parts; an RTF's size |
 | max_memory_bytes | MEDIA_MAX_MEMORY | 2GB | address space (RLIMIT_AS) of the FFmpeg child |
-| job_seconds | MEDIA_JOB_TIMEOUT | 600 | wall-clock time of one job (FFmpeg is killed) |
+| job_seconds | MEDIA_JOB_TIMEOUT | 540 | one job's wall clock (under host.json's 10 min) |
 
 Memory of the in-process decoders (Pillow, pdfium, OCR) is bounded by the pixel, frame and
 page limits rather than by an rlimit, which would apply to the whole worker process.
@@ -47,7 +47,7 @@ class MediaLimits(BaseModel):
     max_output_bytes: int = Field(500 * MiB, ge=1)
     max_unpacked_bytes: int = Field(256 * MiB, ge=1)
     max_memory_bytes: int = Field(2048 * MiB, ge=256 * MiB)
-    job_seconds: float = Field(600, gt=0, le=86_400)
+    job_seconds: float = Field(540, gt=0, le=86_400)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaLimits:

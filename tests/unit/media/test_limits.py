@@ -17,7 +17,7 @@ def test_defaults() -> None:
     assert limits == MediaLimits()
     assert limits.max_pixels == 100_000_000
     assert limits.max_memory_bytes == 2 * 1024**3
-    assert limits.job_seconds == 600
+    assert limits.job_seconds == 540
 
 
 def test_every_limit_is_read_from_its_documented_name(clean_env: pytest.MonkeyPatch) -> None:
