@@ -23,7 +23,7 @@ help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
 	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
 	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks (BENCH=media: only the media engines)"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
 	@echo "make package  build dist/function-app.zip for Azure (Linux x64 wheels) and smoke-test it"
@@ -80,8 +80,10 @@ lint: install typecheck
 typecheck: install
 	$(PY) -m mypy
 
+# BENCH=media (or upload, stream) runs only those parts.
 bench: install
-	$(PY) -m bench
+	bash scripts/install-bench-tools.sh
+	$(PY) -m bench $(BENCH)
 
 token: install
 	@$(PY) -m devhost token --sub "$(SUB)" --role "$(ROLE)"

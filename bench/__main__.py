@@ -1,19 +1,34 @@
-"""``python -m bench``: every benchmark in one run, on one private stack."""
+"""``python -m bench [upload] [stream] [media]``: the benchmarks named (all by default) in
+one run; upload and stream on one private stack, media on local files only."""
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
-from bench import stream, upload
+from bench import media, stream, upload
 from bench.harness import bench_stack
 
+STACK_PARTS = {"upload": upload, "stream": stream}
 
-def main() -> int:
-    with bench_stack() as bench:
-        for module in (upload, stream):
-            print("\n".join(module.run(bench)), flush=True)
+
+def main(argv: list[str]) -> int:
+    parts = argv or [*STACK_PARTS, "media"]
+    unknown = set(parts) - {*STACK_PARTS, "media"}
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    on_stack = [STACK_PARTS[name] for name in parts if name in STACK_PARTS]
+    if on_stack:
+        with bench_stack() as bench:
+            for module in on_stack:
+                print("\n".join(module.run(bench)), flush=True)
+    if "media" in parts:
+        with tempfile.TemporaryDirectory(prefix="bench-media-") as work:
+            print("\n".join(media.run(Path(work))), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -92,12 +92,15 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def interleaved(runs: int, actions: dict[str, Callable[[int], object]]) -> dict[str, float]:
+def interleaved(runs: int, actions: dict[str, Callable[[int], object]],
+                alternate: bool = False) -> dict[str, float]:
     """Median wall time of each action, the actions taking turns so that noise from the
-    rest of the machine falls on all of them alike."""
+    rest of the machine falls on all of them alike; ``alternate`` reverses their order every
+    other run, so that none always runs right after another's I/O or cache misses."""
     times: dict[str, list[float]] = {name: [] for name in actions}
     for run in range(runs):
-        for name, action in actions.items():
+        turn = list(actions.items())
+        for name, action in (turn[::-1] if alternate and run % 2 else turn):
             times[name].append(timed(functools.partial(action, run)))
     return {name: statistics.median(values) for name, values in times.items()}
 

@@ -92,3 +92,33 @@ IntegrityFailure = _error(
     "IntegrityFailure", 500, "STORAGE_INTEGRITY_ERROR",
     "The stored bytes failed their integrity check",
 )
+
+
+# Media jobs. The worker records these on the transformation (``failed`` with the code and
+# the message); they are not answered to an HTTP request.
+class TransformationFailed(ApiError):
+    status = 422
+    code = "TRANSFORMATION_FAILED"
+    message = "File transformation processing failed"
+
+
+class UnreadableMedia(TransformationFailed):
+    """The source is not what its type says, or is damaged: nothing could be decoded."""
+
+
+class MediaLimitExceeded(TransformationFailed):
+    """The source or the job went past one of the media limits (MEDIA_* settings)."""
+
+    def __init__(self, limit: str, value: int | float, maximum: int | float,
+                 message: str | None = None) -> None:
+        super().__init__(message or f"{limit} {value} exceeds the limit of {maximum}",
+                         details={"limit": limit, "value": value, "maximum": maximum})
+        self.limit = limit
+
+
+class JobTimedOut(MediaLimitExceeded):
+    """The job ran past MEDIA_JOB_TIMEOUT (an FFmpeg child is killed first)."""
+
+    def __init__(self, maximum: float, elapsed: float) -> None:
+        super().__init__("job_seconds", round(elapsed, 3), maximum,
+                         f"the job ran past its time limit of {maximum:g} s")

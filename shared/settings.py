@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -130,6 +130,25 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEY_VAULT_KEY_IDS"
     )
     stream_max_open_range: int = Field(16 * 1024**2, validation_alias="STREAM_MAX_OPEN_RANGE")
+
+    # Media processing (the spec's names), then the media limits: shared.media.limits.MediaLimits
+    # checks their bounds and documents each one.
+    temp_storage_path: str = Field("/tmp/visiobook", validation_alias="TEMP_STORAGE_PATH")
+    image_quality: int = Field(85, validation_alias="IMAGE_QUALITY")
+    video_bitrate: str = Field("2000k", validation_alias="VIDEO_BITRATE")
+    media_max_pixels: int = Field(100_000_000, validation_alias="MEDIA_MAX_PIXELS")
+    media_max_frames: int = Field(1000, validation_alias="MEDIA_MAX_FRAMES")
+    media_max_video_seconds: float = Field(1800, validation_alias="MEDIA_MAX_VIDEO_SECONDS")
+    media_max_video_pixels: int = Field(4096 * 2160, validation_alias="MEDIA_MAX_VIDEO_PIXELS")
+    media_max_pdf_pages: int = Field(2000, validation_alias="MEDIA_MAX_PDF_PAGES")
+    media_max_ocr_pages: int = Field(20, validation_alias="MEDIA_MAX_OCR_PAGES")
+    media_max_output_size: Annotated[int, BeforeValidator(parse_size)] = Field(
+        500 * 1024**2, validation_alias="MEDIA_MAX_OUTPUT_SIZE")
+    media_max_unpacked_size: Annotated[int, BeforeValidator(parse_size)] = Field(
+        256 * 1024**2, validation_alias="MEDIA_MAX_UNPACKED_SIZE")
+    media_max_memory: Annotated[int, BeforeValidator(parse_size)] = Field(
+        2 * 1024**3, validation_alias="MEDIA_MAX_MEMORY")
+    media_job_timeout: float = Field(540, validation_alias="MEDIA_JOB_TIMEOUT")
 
     # URLs shown to clients
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")

@@ -31,6 +31,19 @@ OPTIONAL = {
     "AZURE_FUNCTIONS_ENVIRONMENT": "unset in Azure is Production (the host's default); only Development, set locally by func start and the devhost, accepts the development JWT secret",
     "PRIMARY_STORAGE": "default azure_blob is the deployment's primary; aws_s3 is for S3-compatible hosting",
     "PRIMARY_S3_BUCKET": "only read with PRIMARY_STORAGE=aws_s3",
+    "TEMP_STORAGE_PATH": "default /tmp/visiobook: Flex Consumption instances have a writable local /tmp",
+    "IMAGE_QUALITY": "default: the spec's 85",
+    "VIDEO_BITRATE": "default: the spec's 2000k",
+    "MEDIA_MAX_PIXELS": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_FRAMES": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_VIDEO_SECONDS": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_VIDEO_PIXELS": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_PDF_PAGES": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_OCR_PAGES": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_OUTPUT_SIZE": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_UNPACKED_SIZE": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
+    "MEDIA_MAX_MEMORY": "media limit (FFmpeg's RLIMIT_AS); the 2GB default fits a 2 GB or 4 GB instance",
+    "MEDIA_JOB_TIMEOUT": "media limit; default 540 s, under host.json's functionTimeout (600 s) so the job records its own failure first",
 }
 
 # Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
