@@ -2,13 +2,15 @@
 # Installs the Debian programs that some end-to-end tests drive for real, only when missing:
 #   chromium  the browser that plays an MP4 through /stream (tests marked `browser`)
 #   nginx     the reference static server /stream's range answers are compared with
-# Idempotent: with both present it only checks and exits. As root it installs them with apt;
+#   redis-server  the shared limits' store (REDIS_URL), started by the tests on a free port
+# Idempotent: with all present it only checks and exits. As root it installs them with apt;
 # otherwise it prints what to install and exits 0, and the tests that need a missing program
 # then fail saying so (they never skip: CI runs as root and must run them).
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 NGINX=/usr/sbin/nginx
+REDIS=/usr/bin/redis-server
 
 missing=()
 [[ -x $CHROMIUM ]] || missing+=(chromium)
@@ -17,6 +19,8 @@ missing=()
 if [[ ! -x $NGINX ]]; then
     if apt-cache show nginx-light >/dev/null 2>&1; then missing+=(nginx-light); else missing+=(nginx); fi
 fi
+
+[[ -x $REDIS ]] || missing+=(redis-server)
 
 if ((${#missing[@]} == 0)); then
     exit 0
@@ -28,9 +32,9 @@ if ((EUID != 0)); then
     exit 0
 fi
 
-# Debian's nginx package starts the system service (port 80) after installing it; the tests
-# start their own nginx, so forbid service starts during this install unless a policy
-# already decides (Docker images ship one that forbids them).
+# Debian's nginx and redis-server packages start their system services (ports 80, 6379)
+# after installing; the tests start their own, so forbid service starts during this install
+# unless a policy already decides (Docker images ship one that forbids them).
 policy=/usr/sbin/policy-rc.d
 own_policy=false
 if [[ ! -e $policy ]]; then
@@ -46,6 +50,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-for program in $CHROMIUM $NGINX; do
+for program in $CHROMIUM $NGINX $REDIS; do
     [[ -x $program ]] || { echo "install-test-tools: $program still missing" >&2; exit 1; }
 done

@@ -103,7 +103,8 @@ def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
     """Another devhost on the same stack with some settings changed (an encryption key,
     say); one process per distinct set of settings, stopped at the end of the session.
     Its blob trigger is off: the session's main devhost already backs up every blob."""
-    from devhost.stack import DevhostProcess, free_ports
+    from devhost.hostprocess import DevhostProcess
+    from devhost.ports import free_ports
 
     started: dict[tuple, tuple[DevhostProcess, httpx.Client]] = {}
 

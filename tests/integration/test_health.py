@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from devhost.stack import DevhostProcess, free_ports
+from devhost.hostprocess import DevhostProcess
+from devhost.ports import free_ports
 from tests.integration.helpers import png
 
 
@@ -20,7 +21,7 @@ def test_everything_up(api):
 
 def test_backup_store_down_degrades_but_uploads_still_work(api, stack, upload, user, stores,
                                                           run_maintenance, wait_for):
-    stack.stop_s3()
+    stack.s3.stop()
     try:
         health = api.get("/health")
         assert health.status_code == 200
@@ -32,7 +33,7 @@ def test_backup_store_down_degrades_but_uploads_still_work(api, stack, upload, u
         wait_for(lambda: _backup(stores, path)["state"] == "failed", what="backup failure")
         assert _backup(stores, path)["last_error"]
     finally:
-        stack.start_s3()
+        stack.s3.start()
         stack.provision()  # moto keeps nothing across a restart: the bucket again
     assert api.get("/health").json()["status"] == "UP"
     # Time passes: the retry back-off is over, and maintenance catches the copy up.
