@@ -2,9 +2,21 @@
 
 import azure.functions as func
 
-from functions import backup, download, files, health, maintenance, openapi, upload
+from functions import (
+    admin,
+    backup,
+    cdn,
+    download,
+    edge,
+    files,
+    health,
+    maintenance,
+    openapi,
+    upload,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health, upload, files, download, openapi, backup, maintenance):
+for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
+                  admin):
     app.register_functions(blueprint.bp)

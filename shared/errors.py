@@ -92,3 +92,16 @@ IntegrityFailure = _error(
     "IntegrityFailure", 500, "STORAGE_INTEGRITY_ERROR",
     "The stored bytes failed their integrity check",
 )
+
+
+class Rehydrating(ApiError):
+    """Not an error: the file is archived and its rehydration has started (202, with
+    ``Retry-After``); the same request succeeds once the store has rehydrated it."""
+
+    status = 202
+    code = "FILE_REHYDRATING"
+    message = "The file is archived; its rehydration has started. Retry later."
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {"status": "rehydrating", "storage_tier": "archive", "message": self.message,
+                **self.details, "request_id": request_id}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import SERVICE_NAME, SERVICE_VERSION
+from shared.cdn import CDN_SYNC_FAILED
 from shared.context import AppContext
 
 PROBE_TIMEOUT_SECONDS = 1.5  # a health check must answer before its caller gives up
@@ -25,10 +26,50 @@ async def _timed(probe: Probe) -> dict[str, Any]:
         extra = await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
         status = "UP"
     except Exception as exc:  # any failure of a dependency is its being down
-        extra = {"error": type(exc).__name__}
+        extra = {"error": getattr(exc, "code", type(exc).__name__),
+                 **getattr(exc, "details", {})}
         status = "DOWN"
     elapsed = round((time.perf_counter() - started) * 1000)
     return {"status": status, "responseTime": f"{elapsed}ms", **extra}
+
+
+class CdnDown(Exception):
+    code = CDN_SYNC_FAILED
+
+    def __init__(self, providers: list[dict[str, Any]]) -> None:
+        super().__init__(CDN_SYNC_FAILED)
+        self.details = {"providers": providers}
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1024 or unit == "TB":
+            return f"{count:.1f}{unit}" if unit != "B" else f"{int(count)}B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+async def cdn_check(ctx: AppContext) -> dict[str, Any]:
+    """Every provider probed for real; hit ratio and cache size where it gives them (the
+    first provider that does), each provider's own status beside."""
+    if not ctx.cdn:
+        return {"providers": []}
+    results = await asyncio.gather(*(p.probe() for p in ctx.cdn), return_exceptions=True)
+    providers: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    for provider, result in zip(ctx.cdn, results, strict=True):
+        if isinstance(result, BaseException):
+            providers.append({"provider": provider.name, "status": "DOWN",
+                              "error": CDN_SYNC_FAILED})
+            continue
+        providers.append({"provider": provider.name, "status": "UP"})
+        if result.get("hit_ratio") is not None:
+            summary.setdefault("hit_ratio", f"{100 * result['hit_ratio']:.1f}%")
+        if result.get("cache_size_bytes") is not None:
+            summary.setdefault("cache_size", _size(result["cache_size_bytes"]))
+    if any(p["status"] == "DOWN" for p in providers):
+        raise CdnDown(providers)
+    return {**summary, "providers": providers}
 
 
 def _probes(ctx: AppContext) -> dict[str, Probe]:
@@ -41,10 +82,7 @@ def _probes(ctx: AppContext) -> dict[str, Probe]:
         return {"pending_jobs": await ctx.queues.pending(ctx.settings.transform_queue)}
 
     async def cdn() -> dict[str, Any]:
-        # Reports the configured endpoint only: nothing probes a CDN until one is wired in.
-        endpoint = ctx.settings.cdn_endpoint
-        return {"provider": "azure_front_door" if endpoint else "none",
-                "endpoint": endpoint or None}
+        return await cdn_check(ctx)
 
     # The primary store is reported under its provider's name (azure_blob or aws_s3).
     probes: dict[str, Probe] = {"database": database, ctx.stores.primary.name:

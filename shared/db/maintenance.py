@@ -64,6 +64,10 @@ class MaintenanceRepository(Protocol):
         sorts after ``after``, in byte order."""
         ...
 
+    async def backup_record(self, path: str) -> Row | None:
+        """The ``file_backups`` record of ``path`` (the same columns as ``backups_after``)."""
+        ...
+
     async def save_report(self, trigger: str, started_at: datetime, finished_at: datetime,
                           report: Row) -> None: ...
 

@@ -136,6 +136,8 @@ async def test_rows_walk_in_byte_order(db: Database, user: str) -> None:
         assert [b["file_path"] for b in mine] == expected
         assert mine[0]["state"] == "pending" and set(mine[0]) == {
             "file_path", "file_id", "state", "checksum_sha256"}
+        assert await repo.maintenance.backup_record(expected[0]) == mine[0]
+        assert await repo.maintenance.backup_record(prefix + "none") is None
 
 
 async def test_reports(db: Database) -> None:

@@ -123,10 +123,6 @@ class FakeFiles:
         for key in [k for k in self._t.cdn_cache if k[0] == file_id]:
             del self._t.cdn_cache[key]
 
-    async def touch_access(self, file_id: str, at: datetime) -> None:
-        if file_id in self._t.files:
-            self._t.files[file_id]["last_accessed_at"] = at
-
     async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None:
         if file_id not in self._t.files:
             raise KeyError(f"no file {file_id}")  # the foreign key

@@ -30,6 +30,10 @@ def _misplaced(row: Row, t: TierThresholds) -> bool:
             or (tier == "cold" and (used < t.archive or used >= t.cold)))
 
 
+def _backup_columns(record: Row) -> Row:
+    return {k: record[k] for k in ("file_path", "file_id", "state", "checksum_sha256")}
+
+
 class FakeMaintenance:
     def __init__(self, tables: Tables, clock: Callable[[], datetime]) -> None:
         self._t = tables
@@ -85,8 +89,11 @@ class FakeMaintenance:
         found = sorted((r for r in self._t.backups.values()
                         if r["file_path"].encode() > after.encode()),
                        key=lambda r: r["file_path"].encode())
-        keep = ("file_path", "file_id", "state", "checksum_sha256")
-        return [{k: r[k] for k in keep} for r in found[:limit]]
+        return [_backup_columns(r) for r in found[:limit]]
+
+    async def backup_record(self, path: str) -> Row | None:
+        found = self._t.backups.get(path)
+        return _backup_columns(found) if found else None
 
     async def save_report(self, trigger: str, started_at: datetime, finished_at: datetime,
                           report: Row) -> None:

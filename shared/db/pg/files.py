@@ -120,10 +120,6 @@ class PgFiles:
     async def delete(self, file_id: str) -> None:
         await self._conn.execute("DELETE FROM files WHERE id = %s", (file_id,))
 
-    async def touch_access(self, file_id: str, at: datetime) -> None:
-        await self._conn.execute("UPDATE files SET last_accessed_at = %s WHERE id = %s",
-                                 (at, file_id))
-
     async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None:
         await self._conn.execute(
             "INSERT INTO file_metadata (file_id, metadata_type, metadata) VALUES (%s, %s, %s)",

@@ -90,6 +90,12 @@ class PgMaintenance:
             " ORDER BY file_path COLLATE \"C\" LIMIT %(limit)s"),
             {"after": after, "limit": limit})
 
+    async def backup_record(self, path: str) -> Row | None:
+        cur = await self._conn.execute(
+            "SELECT file_path, file_id::text AS file_id, state, checksum_sha256"
+            " FROM file_backups WHERE file_path = %s", (path,))
+        return await cur.fetchone()
+
     async def save_report(self, trigger: str, started_at: datetime, finished_at: datetime,
                           report: Row) -> None:
         await self._conn.execute(
