@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument("--data-dir", type=Path, help="where the services keep data (ROOT/.local)")
     stack.add_argument("--redis", action="store_true",
                        help="also start redis-server on REDIS_PORT (6380) and set REDIS_URL")
+    stack.add_argument("--no-cdn", action="store_true",
+                       help="do not start Varnish, the local CDN, on VARNISH_PORT (6081)")
     stack.add_argument("--no-provision", action="store_true",
                        help="skip `python -m shared.db.migrate` and `python -m shared.bootstrap`")
     stack.set_defaults(command=cmd_stack)
@@ -100,6 +102,20 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_cdn(disabled: bool) -> list[str]:
+    """Varnish in front of the devhost when Debian's package is there; otherwise a clear
+    line, and the stack without a CDN (files then get no CDN URL)."""
+    from devhost.varnish import available
+
+    if disabled:
+        return []
+    if not available():
+        log.warning("varnish is not installed: the local CDN is off (files get no CDN URL). "
+                    "As root: bash scripts/install-test-tools.sh varnish")
+        return []
+    return ["varnish"]
+
+
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -116,10 +132,11 @@ def cmd_stack(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)
-    services = [*LocalStack.DEFAULT_SERVICES, *(["redis"] if args.redis else [])]
+    services = [*LocalStack.DEFAULT_SERVICES, *(["redis"] if args.redis else []),
+                *_local_cdn(args.no_cdn)]
     stack = LocalStack(args.data_dir or root / ".local", StackPorts.from_env(),
                        database_url=os.environ.get("DATABASE_URL") or None, root=root,
-                       services=services)
+                       services=services, origin_port=args.port)
     try:
         check_ports([*stack.ports_needed, Port(args.port, "devhost", "DEVHOST_PORT or --port")])
     except StackError as exc:
@@ -167,7 +184,8 @@ def _start(stack: LocalStack, provision: bool) -> None:
     log.info("services up", extra={"fields": {
         "blob": stack.ports.blob, "queue": stack.ports.queue, "s3": stack.ports.s3,
         "database": _without_password(stack.database_url),
-        **({"redis": stack.redis.url} if stack.redis else {})}})
+        **({"redis": stack.redis.url} if stack.redis else {}),
+        **({"cdn": stack.varnish.url} if stack.varnish else {})}})
     if provision:
         log.info("applying migrations and provisioning storage")
         stack.provision()

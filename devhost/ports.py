@@ -32,11 +32,12 @@ class StackPorts:
     s3: int = 5000
     # Not 6379: a machine's own Redis usually listens there.
     redis: int = 6380
+    varnish: int = 6081  # the local CDN edge (Varnish's own default port)
 
     @classmethod
     def free(cls) -> StackPorts:
         """Distinct ports the OS has just handed out (for tests running side by side)."""
-        return cls(*free_ports(5))
+        return cls(*free_ports(6))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackPorts:
@@ -48,6 +49,7 @@ class StackPorts:
             table=int(source.get("AZURITE_TABLE_PORT", defaults.table)),
             s3=int(source.get("MOTO_PORT", defaults.s3)),
             redis=int(source.get("REDIS_PORT", defaults.redis)),
+            varnish=int(source.get("VARNISH_PORT", defaults.varnish)),
         )
 
     @property
@@ -63,6 +65,10 @@ class StackPorts:
     @property
     def redis_server(self) -> Port:
         return Port(self.redis, "Redis", "REDIS_PORT")
+
+    @property
+    def varnish_edge(self) -> Port:
+        return Port(self.varnish, "Varnish (local CDN)", "VARNISH_PORT")
 
 
 # Below the kernel's ephemeral range: a port picked here is not taken meanwhile by some

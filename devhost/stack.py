@@ -5,7 +5,9 @@
   ``devhost.postgres``;
 - moto's S3 server for the backup store, ``devhost.s3``;
 - optionally Debian's ``redis-server`` for the limits shared through ``REDIS_URL``,
-  ``devhost.redis_server``.
+  ``devhost.redis_server``;
+- optionally Debian's Varnish as the local CDN edge in front of the devhost (``origin_port``),
+  ``devhost.varnish``.
 
 Each runs supervised (``devhost.processes``): its own session, stopped in order, and asked by
 the kernel to exit if we die.
@@ -28,6 +30,7 @@ from devhost.ports import Port, StackPorts
 from devhost.postgres import EmbeddedPostgres
 from devhost.redis_server import RedisServer
 from devhost.s3 import DEFAULT_REGION, MotoS3
+from devhost.varnish import Varnish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-secret-change-me-please-32-bytes!"
@@ -52,13 +55,14 @@ class LocalStack:
     (``stack.azurite``, ``stack.postgres``, ``stack.s3``, ``stack.redis``) that tests may stop
     and start again on the same port."""
 
-    SERVICES = ("azurite", "postgres", "s3", "redis")
+    SERVICES = ("azurite", "postgres", "s3", "redis", "varnish")
     DEFAULT_SERVICES = ("azurite", "postgres", "s3")
 
     def __init__(self, data_dir: Path, ports: StackPorts | None = None,
                  database_url: str | None = None, *, jwt_secret: str | None = None,
                  region: str | None = None, root: Path = ROOT,
-                 services: Iterable[str] = DEFAULT_SERVICES) -> None:
+                 services: Iterable[str] = DEFAULT_SERVICES, origin_port: int | None = None,
+                 cdn_cache_ttl: int | None = None) -> None:
         self.services = tuple(services)
         unknown = set(self.services) - set(self.SERVICES)
         if unknown:
@@ -81,11 +85,18 @@ class LocalStack:
         self.redis = (RedisServer(self.ports.redis_server, self.data_dir / "redis",
                                   logs / "redis.log")
                       if "redis" in wanted else None)
+        if "varnish" in wanted and origin_port is None:
+            raise ValueError("the varnish service needs origin_port (the devhost's port)")
+        ttl = cdn_cache_ttl or int(os.environ.get("CDN_CACHE_TTL") or 86400)
+        self.varnish = (Varnish(self.ports.varnish_edge, origin_port or 0,
+                                self.data_dir / "varnish", logs / "varnish.log", ttl)
+                        if "varnish" in wanted else None)
 
     @property
     def started_services(self) -> list[Service]:
         """In start order; stopped in reverse."""
-        candidates: list[Service | None] = [self.azurite, self.postgres, self.s3, self.redis]
+        candidates: list[Service | None] = [self.azurite, self.postgres, self.s3, self.redis,
+                                            self.varnish]
         return [service for service in candidates if service is not None]
 
     @property
@@ -97,6 +108,8 @@ class LocalStack:
             ports.append(self.ports.moto)
         if self.redis is not None:
             ports.append(self.ports.redis_server)
+        if self.varnish is not None:
+            ports.append(self.ports.varnish_edge)
         return ports
 
     # -- lifecycle

@@ -238,6 +238,8 @@ async def last_report(ctx: AppContext) -> Row | None:
 
 async def run_if_due(ctx: AppContext) -> str:
     """The timer's share: a run when the last one is older than the interval."""
+    if not ctx.settings.reconcile_interval_hours:
+        return "off"
     last = await last_report(ctx)
     interval = timedelta(hours=ctx.settings.reconcile_interval_hours)
     if last is not None and last["started_at"] > ctx.clock() - interval:

@@ -137,10 +137,11 @@ class Settings(BaseSettings):
         "Standard", validation_alias="REHYDRATE_PRIORITY")
     rehydrate_retry_after: int = Field(3600, ge=1, validation_alias="REHYDRATE_RETRY_AFTER")
 
-    # Reconciliation of the stores against the tables: how often the timer runs it, how old
+    # Reconciliation of the stores against the tables: how often the timer runs it (0: never,
+    # only on demand), how old
     # an object without a row must be before it is deleted (an upload commits its object a
     # moment before its row), and how many files' SHA-256 each run verifies (oldest first).
-    reconcile_interval_hours: float = Field(24, gt=0, validation_alias="RECONCILE_INTERVAL_HOURS")
+    reconcile_interval_hours: float = Field(24, ge=0, validation_alias="RECONCILE_INTERVAL_HOURS")
     reconcile_grace_hours: float = Field(24, ge=0, validation_alias="RECONCILE_GRACE_HOURS")
     reconcile_verify_batch: int = Field(200, ge=0, validation_alias="RECONCILE_VERIFY_BATCH")
 

@@ -4,7 +4,8 @@ side by side never collide and never touch the fixed ports of `make run`.
 
 - ``service_dir``    ``service_dir(name) -> Path``: a fresh directory for a stack's data
 - ``stack``          the started ``devhost.stack.LocalStack`` (migrated and provisioned), with
-                     Redis: ``stack.redis.url`` is the app's ``REDIS_URL``
+                     Redis (``stack.redis.url`` is the app's ``REDIS_URL``) and Varnish in
+                     front of the devhost (``stack.varnish.url`` is ``AZURE_CDN_ENDPOINT``)
 - ``stack_env``      the app's settings pointing at it (dict; ``REDIS_URL`` included)
 - ``devhost``        the running ``devhost.hostprocess.DevhostProcess``; ``base_url`` its URL
 - ``api``            an ``httpx.Client`` on ``base_url``
@@ -79,7 +80,8 @@ def stack(service_dir: Callable[[str], Path], devhost_port: int) -> Iterator[Loc
         StackPorts.free(),
         database_url=os.environ.get("DATABASE_URL") or None,
         jwt_secret=example_settings()["JWT_SECRET"],
-        services=(*LocalStack.DEFAULT_SERVICES, "redis"),
+        services=(*LocalStack.DEFAULT_SERVICES, "redis", "varnish"),
+        origin_port=devhost_port,  # Varnish, the local CDN, in front of the session's devhost
     )
     try:
         local.start()
@@ -102,6 +104,8 @@ def _settings_for(local: LocalStack, devhost_port: int) -> dict[str, str]:
         # Once a year: maintenance firing in the middle of a test would make it flaky;
         # tests run it explicitly (app_functions) when they mean to.
         "LIFECYCLE_SCHEDULE": "0 0 0 1 1 *",
+        # The timer reconciles nothing on its own (tests reconcile on demand, admin route).
+        "RECONCILE_INTERVAL_HOURS": "0",
         # Small limits, so that the refusals can be reached with small files; 1 MiB blocks,
         # so that ordinary test files take the multi-block path.
         "MAX_FILE_SIZE": "3MB",

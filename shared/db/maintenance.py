@@ -31,6 +31,10 @@ class MaintenanceRepository(Protocol):
         statement for the whole batch; unknown ids are ignored)."""
         ...
 
+    async def bytes_by_tier(self, user_id: str) -> dict[str, int]:
+        """Bytes of the user's stored files (live and in the trash) per storage tier."""
+        ...
+
     async def tier_candidates(self, thresholds: TierThresholds, limit: int) -> list[Row]:
         """Live files, neither archived nor being rehydrated, whose tier is not the one their
         idle time calls for, most idle first: the file's row plus ``last_used``

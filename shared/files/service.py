@@ -89,7 +89,8 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
     used = await repo.usage.used_bytes(principal.user_id)
     quota = quotas.quota_for(principal, settings)
     return StorageUsage(used_bytes=used, quota_bytes=quota,
-                        usage_percent=quotas.usage_percent(quota, used))
+                        usage_percent=quotas.usage_percent(quota, used),
+                        bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
 def _listing(owner: str, query: ListQuery) -> FileListing:

@@ -96,6 +96,9 @@ async def test_tier_candidates_are_the_misplaced_live_files(db: Database, user: 
         assert idle["idle40"]["id"] not in [r["id"] for r in
                                             await repo.maintenance.rehydrating(FAR)]
         assert (await repo.files.get(idle["idle40"]["id"]))["tier_changed_at"] is None  # type: ignore[index]
+        assert await repo.maintenance.bytes_by_tier(user) == {
+            "hot": 4 * 10, "cool": 10, "cold": 10, "archive": 2 * 10}
+        assert await repo.maintenance.bytes_by_tier(f"{user}-none") == {}
 
 
 async def test_verification_takes_the_longest_unchecked_first(db: Database,

@@ -46,6 +46,14 @@ class FakeMaintenance:
                 last = row["last_accessed_at"]
                 row["last_accessed_at"] = at if last is None else max(last, at)
 
+    async def bytes_by_tier(self, user_id: str) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for row in self._t.files.values():
+            if row["user_id"] == user_id:
+                totals[row["storage_tier"]] = totals.get(row["storage_tier"], 0) \
+                    + row["size_bytes"]
+        return totals
+
     async def tier_candidates(self, thresholds: TierThresholds, limit: int) -> list[Row]:
         found = [r for r in self._t.files.values() if r["deleted_at"] is None
                  and r["rehydration_requested_at"] is None and _misplaced(r, thresholds)]

@@ -35,6 +35,12 @@ class PgMaintenance:
             " WHERE f.id = a.id",
             {"ids": list(accesses), "ats": list(accesses.values())})
 
+    async def bytes_by_tier(self, user_id: str) -> dict[str, int]:
+        cur = await self._conn.execute(
+            "SELECT storage_tier, sum(size_bytes)::bigint AS bytes FROM files"
+            " WHERE user_id = %s GROUP BY storage_tier", (user_id,))
+        return {row["storage_tier"]: int(row["bytes"]) for row in await cur.fetchall()}
+
     async def tier_candidates(self, thresholds: TierThresholds, limit: int) -> list[Row]:
         # Each tier's files that belong in another: older than their tier's threshold, or
         # used since the threshold of the tier above (read again: back up).
