@@ -27,6 +27,7 @@ from typing import Any
 
 from shared.context import AppContext
 from shared.db import Repository, Row
+from shared.errors import EncryptionKeyUnavailable
 from shared.files.content import read_plain
 from shared.storage import ListedObject, ObjectArchived, ObjectNotFound, ObjectStore
 from shared.storage.copy import copy_object, sha256_of
@@ -184,6 +185,9 @@ async def _verify(ctx: AppContext) -> dict[str, Any]:
             intact = await _plain_sha256(ctx, row) == row["checksum_sha256"]
         except (ObjectNotFound, ObjectArchived):
             continue  # the walk reports missing bytes; archived ones cannot be read
+        except EncryptionKeyUnavailable:
+            found.count("key_unavailable")  # not corruption: this instance lacks the key
+            continue
         except Exception as exc:  # a failed decryption (tampered ciphertext) is corruption
             log.warning("integrity check of %s: %s", row["id"], exc)
             intact = False
