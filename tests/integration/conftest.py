@@ -29,6 +29,13 @@ def stores(stack_env: dict[str, str]) -> Iterator[Stores]:
     service.close()
 
 
+@pytest.fixture(scope="session")
+def edge(stack) -> Iterator[httpx.Client]:
+    """A client of the local CDN: the session's Varnish in front of its devhost."""
+    with httpx.Client(base_url=stack.varnish.url, timeout=30) as client:
+        yield client
+
+
 @pytest.fixture
 def user() -> str:
     """A fresh user id per test, so tests never see each other's files or quota."""

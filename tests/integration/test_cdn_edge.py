@@ -17,12 +17,6 @@ FILES = "/api/v1/storage/files"
 PURGE = "/api/v1/storage/cdn/purge"
 
 
-@pytest.fixture(scope="module")
-def edge(stack) -> httpx.Client:
-    with httpx.Client(base_url=stack.varnish.url, timeout=30) as client:
-        yield client
-
-
 @pytest.fixture
 def public_file(upload, user):
     def make(content: bytes | None = None, **metadata) -> dict:

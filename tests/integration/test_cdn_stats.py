@@ -6,19 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import pytest
-
 from tests.integration.helpers import assert_error, png
 
 STATS = "/api/v1/storage/cdn/stats"
 PURGE = "/api/v1/storage/cdn/purge"
-
-
-@pytest.fixture(scope="module")
-def edge(stack) -> httpx.Client:
-    with httpx.Client(base_url=stack.varnish.url, timeout=30) as client:
-        yield client
 
 
 def test_stats_count_the_requests_made_through_the_edge(api, auth_headers, upload, user,
