@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from shared import backup, reconcile
+from shared import backup
 from shared.context import AppContext
 from shared.db import FileRepository
 from shared.distribution.purge import retry_due_purges
 from shared.files import tiers
 from shared.files.service import delete_stored_bytes
 from shared.files.visibility import public_access_ended
+from shared.reconcile import run_if_due
 
 log = logging.getLogger(__name__)
 _BATCH = 100
@@ -78,7 +79,7 @@ async def run_maintenance(ctx: AppContext) -> dict[str, Any]:
         "rehydrated": await tiers.check_rehydrations(ctx),
         "backups": await backup.catch_up(ctx),
         "cdn_purges_retried": await retry_due_purges(ctx),
-        "reconciliation": await reconcile.run_if_due(ctx),
+        "reconciliation": await run_if_due(ctx),
     }
     log.info("lifecycle maintenance: %s", report)
     return report

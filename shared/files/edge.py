@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 
-from shared.cdn import EDGE_KINDS, KIND_OF_VARIANT, edge_path
+from shared.cdn import EDGE_KINDS, edge_path
 from shared.context import AppContext
 from shared.db import Row
 from shared.errors import NotFound
@@ -63,7 +63,3 @@ async def variant_row(ctx: AppContext, source: Row, variant: str) -> Row:
         raise NotFound(f"This file has no {variant} yet",
                        details={"file_id": source["id"], "variant": variant})
     return row
-
-
-def variant_kinds(variants: Iterable[str]) -> list[str]:
-    return [KIND_OF_VARIANT[v] for v in variants if v in KIND_OF_VARIANT]

@@ -40,7 +40,7 @@ def stack_env(ports: StackPorts, records: Path) -> dict[str, str]:
     env.update({
         "AZURITE_BLOB_PORT": str(ports.blob), "AZURITE_QUEUE_PORT": str(ports.queue),
         "AZURITE_TABLE_PORT": str(ports.table), "MOTO_PORT": str(ports.s3),
-        "REDIS_PORT": str(ports.redis),
+        "REDIS_PORT": str(ports.redis), "VARNISH_PORT": str(ports.varnish),
         "SAMPLE_RECORD_FILE": str(records), "SAMPLE_QUEUE": "stack-work",
         "SAMPLE_CONTAINER": "stack-files", "SAMPLE_SCHEDULE": "0 0 0 1 1 *",
     })
@@ -124,7 +124,8 @@ def test_busy_port_is_one_clear_line_and_nothing_starts(stack_dir: Path,
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        busy_ports = StackPorts(busy, ports.queue, ports.table, ports.s3, ports.redis)
+        busy_ports = StackPorts(busy, ports.queue, ports.table, ports.s3, ports.redis,
+                                ports.varnish)
         result = subprocess.run(
             stack_command(stack_dir, free_ports(1)[0]), cwd=ROOT,
             env=stack_env(busy_ports, stack_dir.parent / "records.jsonl"),
