@@ -133,7 +133,7 @@ def test_edge_paths() -> None:
         assert parse_edge_path(path) is None
 
 
-def test_providers_come_from_the_settings() -> None:
+def test_providers_come_from_the_settings(clean_env: pytest.MonkeyPatch) -> None:
     assert providers_for(Settings.model_validate({})) == ()
     names = [p.name for p in providers_for(Settings.model_validate({
         "AZURE_FRONT_DOOR_PROFILE_ID": "/subscriptions/s/resourceGroups/r/providers/"
