@@ -20,7 +20,7 @@ ROLE ?= user
 .PHONY: help install run test lint typecheck bench token clean package package-deps constraints
 
 help:
-	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
+	@echo "make run    start Azurite, PostgreSQL, moto S3, Varnish (CDN on :6081) and serve the API on http://127.0.0.1:8089"
 	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
 	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench  run the benchmarks (BENCH=media: only the media engines)"
@@ -63,7 +63,10 @@ $(IAC_STAMP): requirements-iac.txt
 	$(IAC_VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-iac.txt
 	@touch $@
 
+# Varnish (the local CDN) is installed when missing, as root; otherwise the script says how
+# and the stack starts without it.
 run: install
+	bash scripts/install-test-tools.sh varnish
 	$(PY) -m devhost stack
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).

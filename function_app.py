@@ -2,7 +2,18 @@
 
 import azure.functions as func
 
-from functions import backup, download, files, health, maintenance, openapi, upload
+from functions import (
+    admin,
+    backup,
+    cdn,
+    download,
+    edge,
+    files,
+    health,
+    maintenance,
+    openapi,
+    upload,
+)
 from shared.settings import get_settings
 
 # Read the settings now: unsafe or invalid ones (JWT_JWKS_URL without JWT_ISSUER and
@@ -12,5 +23,6 @@ get_settings()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health, upload, files, download, openapi, backup, maintenance):
+for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
+                  admin):
     app.register_functions(blueprint.bp)

@@ -16,7 +16,9 @@ from pathlib import Path
 import psutil
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from devhost.stack import DevhostProcess, LocalStack, StackPorts, free_ports
+from devhost.hostprocess import DevhostProcess
+from devhost.ports import StackPorts, free_ports
+from devhost.stack import LocalStack
 from devhost.tokens import mint_token
 
 MiB = 1024 * 1024

@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="start Azurite, PostgreSQL, moto S3 and serve")
     _add_serve_options(stack)
     stack.add_argument("--data-dir", type=Path, help="where the services keep data (ROOT/.local)")
+    stack.add_argument("--redis", action="store_true",
+                       help="also start redis-server on REDIS_PORT (6380) and set REDIS_URL")
+    stack.add_argument("--no-cdn", action="store_true",
+                       help="do not start Varnish, the local CDN, on VARNISH_PORT (6081)")
     stack.add_argument("--no-provision", action="store_true",
                        help="skip `python -m shared.db.migrate` and `python -m shared.bootstrap`")
     stack.set_defaults(command=cmd_stack)
@@ -72,6 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)
+    # As `func start` does: the app may tell local development from Azure by it.
+    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
     configure_logging()
     from devhost.host import DevHost, serve
 
@@ -96,28 +102,43 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_cdn(disabled: bool) -> list[str]:
+    """Varnish in front of the devhost when Debian's package is there; otherwise a clear
+    line, and the stack without a CDN (files then get no CDN URL)."""
+    from devhost.varnish import available
+
+    if disabled:
+        return []
+    if not available():
+        log.warning("varnish is not installed: the local CDN is off (files get no CDN URL). "
+                    "As root: bash scripts/install-test-tools.sh varnish")
+        return []
+    return ["varnish"]
+
+
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
+    from devhost.errors import StackError
+    from devhost.hostprocess import DevhostProcess
     from devhost.logs import configure_logging
-    from devhost.stack import (
-        DevhostProcess,
-        LocalStack,
-        StackError,
-        StackPorts,
-        check_ports,
-        signals_deferred,
-    )
+    from devhost.ports import Port, StackPorts, check_ports
+    from devhost.processes import signals_deferred
+    from devhost.stack import LocalStack
 
     configure_logging()
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)
-    ports = StackPorts.from_env()
+    services = [*LocalStack.DEFAULT_SERVICES, *(["redis"] if args.redis else []),
+                *_local_cdn(args.no_cdn)]
+    stack = LocalStack(args.data_dir or root / ".local", StackPorts.from_env(),
+                       database_url=os.environ.get("DATABASE_URL") or None, root=root,
+                       services=services, origin_port=args.port)
     try:
-        check_ports([*ports.described(), (args.port, "devhost", "DEVHOST_PORT or pass --port")])
+        check_ports([*stack.ports_needed, Port(args.port, "devhost", "DEVHOST_PORT or --port")])
     except StackError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -128,8 +149,6 @@ def cmd_stack(args: argparse.Namespace) -> int:
     # shell starting us in the background would have it ignored).
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
-    stack = LocalStack(args.data_dir or root / ".local", ports,
-                       database_url=os.environ.get("DATABASE_URL") or None, root=root)
     devhost: DevhostProcess | None = None
     try:
         _start(stack, provision=not args.no_provision)
@@ -159,12 +178,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def _start(stack: LocalStack, provision: bool) -> None:
-    log.info("starting Azurite, PostgreSQL and moto S3",
+    log.info("starting %s", ", ".join(service.name for service in stack.started_services),
              extra={"fields": {"data_dir": str(stack.data_dir)}})
     stack.start()
     log.info("services up", extra={"fields": {
         "blob": stack.ports.blob, "queue": stack.ports.queue, "s3": stack.ports.s3,
-        "database": _without_password(stack.database_url)}})
+        "database": _without_password(stack.database_url),
+        **({"redis": stack.redis.url} if stack.redis else {}),
+        **({"cdn": stack.varnish.url} if stack.varnish else {})}})
     if provision:
         log.info("applying migrations and provisioning storage")
         stack.provision()

@@ -16,7 +16,7 @@ from azurefunctions.extensions.http.fastapi import (
 from functions._context import app_context
 from functions._http import endpoint, optional_principal, query_model
 from shared.delivery.download import DownloadQuery, Redirect, download
-from shared.delivery.stream import StreamResponse, stream
+from shared.delivery.stream import StreamQuery, StreamResponse, stream
 
 bp = func.Blueprint()
 ANON = func.AuthLevel.ANONYMOUS  # public files need no token; the JWT check guards the rest
@@ -36,7 +36,7 @@ async def _primed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     return chained()
 
 
-async def _send(result: StreamResponse, method: str) -> Response:
+async def send_stream(result: StreamResponse, method: str) -> Response:
     headers = {**result.headers, "Content-Length": str(result.length)}
     if result.status == 304:
         return Response(status_code=304, headers=result.headers)
@@ -54,13 +54,14 @@ async def download_file(req: Request) -> Response:
                             query_model(req, DownloadQuery))
     if isinstance(result, Redirect):
         return RedirectResponse(result.url, status_code=302, headers=result.headers)
-    return await _send(result, req.method)
+    return await send_stream(result, req.method)
 
 
 @bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
 @endpoint
 async def stream_file(req: Request) -> Response:
     principal = await optional_principal(req)
+    query = query_model(req, StreamQuery)
     result = await stream(app_context(), principal, req.path_params["file_id"], req.method,
-                          req.headers)
-    return await _send(result, req.method)
+                          req.headers, variant=query.variant)
+    return await send_stream(result, req.method)

@@ -10,12 +10,12 @@ as they are (ciphertext when the file is encrypted), streamed part by part.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 
 from shared.context import AppContext
 from shared.db import BackupSource
-from shared.storage import ObjectNotFound, ObjectStore
+from shared.storage import ObjectNotFound
+from shared.storage.copy import copy_object
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +28,6 @@ _RETRY_BATCH = 20
 async def _source(ctx: AppContext, path: str) -> BackupSource | None:
     async with ctx.db.connection() as repo:
         return await repo.backups.source(path)
-
-
-async def _copy(source: ObjectStore, backup: ObjectStore, path: str,
-                content_type: str | None) -> tuple[str, str]:
-    """Stream the primary object to the backup store; (etag, sha256 of the bytes)."""
-    digest = hashlib.sha256()
-    writer = await backup.writer(path)
-    try:
-        async for chunk in source.read(path):
-            digest.update(chunk)
-            await writer.write(chunk)
-        info = await writer.commit(content_type=content_type or "application/octet-stream")
-    except BaseException:
-        await writer.abort()
-        raise
-    return info.etag, digest.hexdigest()
 
 
 async def back_up(ctx: AppContext, path: str) -> str:
@@ -59,8 +43,8 @@ async def back_up(ctx: AppContext, path: str) -> str:
     if row is None or row.state in {"done", "delete_pending"} or row.storage_provider is None:
         return "skipped"  # not ours, rolled back, already copied, or being removed
     try:
-        etag, sha256 = await _copy(ctx.stores.named(row.storage_provider), ctx.backup, path,
-                                   row.mime_type)
+        etag, sha256 = await copy_object(ctx.stores.named(row.storage_provider), ctx.backup,
+                                         path, content_type=row.mime_type)
         if not row.encrypted and sha256 != row.checksum_sha256:
             raise ValueError("backup copy checksum differs from the file's checksum")
     except ObjectNotFound:

@@ -12,6 +12,7 @@ import sys
 
 from shared.aio import close_loop_resources
 from shared.context import AppContext
+from shared.files.edge import CDN_PURGE_QUEUE
 from shared.settings import get_settings
 from shared.wiring import build_context
 
@@ -20,7 +21,8 @@ async def provision(ctx: AppContext) -> None:
     settings = ctx.settings
     try:
         await ctx.stores.primary.ensure()
-        await ctx.queues.ensure([settings.transform_queue, f"{settings.transform_queue}-poison"])
+        await ctx.queues.ensure([settings.transform_queue, f"{settings.transform_queue}-poison",
+                                 CDN_PURGE_QUEUE, f"{CDN_PURGE_QUEUE}-poison"])
         if settings.backup_enabled:
             await ctx.backup.ensure()
     finally:

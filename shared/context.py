@@ -9,10 +9,12 @@ clients and pools lazily, per loop (``shared.aio.LoopLocal``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared.cdn import CdnProvider
 from shared.crypto.keys import KeyRing
+from shared.db.access import AccessLog
 from shared.db.repository import Database
 from shared.queues import Queues
 from shared.settings import Settings
@@ -34,3 +36,5 @@ class AppContext:
     keyring: KeyRing         # wraps the data keys of encrypted files
     queues: Queues           # processing queues
     clock: Clock = utc_now   # aware UTC datetimes
+    cdn: tuple[CdnProvider, ...] = ()  # every configured CDN provider (shared/cdn)
+    access: AccessLog = field(default_factory=AccessLog)  # batched last-access writes

@@ -122,3 +122,16 @@ class JobTimedOut(MediaLimitExceeded):
     def __init__(self, maximum: float, elapsed: float) -> None:
         super().__init__("job_seconds", round(elapsed, 3), maximum,
                          f"the job ran past its time limit of {maximum:g} s")
+
+
+class Rehydrating(ApiError):
+    """Not an error: the file is archived and its rehydration has started (202, with
+    ``Retry-After``); the same request succeeds once the store has rehydrated it."""
+
+    status = 202
+    code = "FILE_REHYDRATING"
+    message = "The file is archived; its rehydration has started. Retry later."
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {"status": "rehydrating", "storage_tier": "archive", "message": self.message,
+                **self.details, "request_id": request_id}

@@ -22,6 +22,7 @@ from typing import Any
 
 from shared import SERVICE_NAME, SERVICE_VERSION
 from shared.aio import SharedRun
+from shared.cdn import CDN_SYNC_FAILED
 from shared.context import AppContext
 
 log = logging.getLogger("shared.health")
@@ -53,6 +54,45 @@ def _quiet(probe: Callable[[], Awaitable[object]]) -> Probe:
     return run
 
 
+class CdnDown(Exception):
+    code = CDN_SYNC_FAILED
+
+    def __init__(self, providers: list[dict[str, Any]]) -> None:
+        super().__init__(CDN_SYNC_FAILED)
+        self.details = {"providers": providers}
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1024 or unit == "TB":
+            return f"{count:.1f}{unit}" if unit != "B" else f"{int(count)}B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+async def cdn_check(ctx: AppContext) -> dict[str, Any]:
+    """Every provider probed for real; hit ratio and cache size where it gives them (the
+    first provider that does), each provider's own status beside."""
+    if not ctx.cdn:
+        return {"providers": []}
+    results = await asyncio.gather(*(p.probe() for p in ctx.cdn), return_exceptions=True)
+    providers: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    for provider, result in zip(ctx.cdn, results, strict=True):
+        if isinstance(result, BaseException):
+            providers.append({"provider": provider.name, "status": "DOWN",
+                              "error": CDN_SYNC_FAILED})
+            continue
+        providers.append({"provider": provider.name, "status": "UP"})
+        if result.get("hit_ratio") is not None:
+            summary.setdefault("hit_ratio", f"{100 * result['hit_ratio']:.1f}%")
+        if result.get("cache_size_bytes") is not None:
+            summary.setdefault("cache_size", _size(result["cache_size_bytes"]))
+    if any(p["status"] == "DOWN" for p in providers):
+        raise CdnDown(providers)
+    return {**summary, "providers": providers}
+
+
 def _probes(ctx: AppContext) -> dict[str, Probe]:
     async def database() -> dict[str, Any]:
         async with ctx.db.connection() as repo:
@@ -63,8 +103,7 @@ def _probes(ctx: AppContext) -> dict[str, Probe]:
         return {"pending_jobs": await ctx.queues.pending(ctx.settings.transform_queue)}
 
     async def cdn() -> dict[str, Any]:
-        # Reports whether a CDN is configured only: nothing probes a CDN until one is wired in.
-        return {"provider": "azure_front_door" if ctx.settings.cdn_endpoint else "none"}
+        return await cdn_check(ctx)
 
     # The primary store is reported under its provider's name (azure_blob or aws_s3).
     probes: dict[str, Probe] = {"database": database,

@@ -12,6 +12,8 @@ from pydantic.json_schema import models_json_schema
 
 from shared import SERVICE_NAME, SERVICE_VERSION
 from shared.delivery.download import DownloadQuery
+from shared.delivery.stream import StreamQuery
+from shared.distribution.models import PurgeBody, PurgeResponse, StatsQuery, StatsResponse
 from shared.files.models import (
     DeleteResponse,
     FileDetailResponse,
@@ -53,6 +55,20 @@ class Operation:
 
 
 _FILE_ID = ("file_id",)
+_REHYDRATING = ("Archived: its rehydration has started; retry after Retry-After seconds",
+                None)
+
+
+def _edge_operations(kind: str, what: str) -> list[Operation]:
+    """The CDN's origin routes (GET and HEAD), anonymous: public files only."""
+    responses: dict[int, tuple[str, type[BaseModel] | None]] = {
+        200: ("The bytes", None), 206: ("The requested range(s)", None),
+        202: _REHYDRATING, 304: ("Not modified", None), 404: ("Not public, or none", None)}
+    return [Operation(method, f"/{kind}/{{file_id}}",
+                      f"{what}, as the CDN fetches it ({method.upper()})", responses,
+                      auth=False, path_params=_FILE_ID) for method in ("get", "head")]
+
+
 OPERATIONS = [
     Operation("get", "/health", "Health of the service and its dependencies",
               {200: ("UP or DEGRADED", None), 503: ("A required dependency is down", None)},
@@ -78,17 +94,40 @@ OPERATIONS = [
               "Download: 302 to a short-lived signed URL (encrypted files, PDFs and active "
               "types are streamed, the latter with Content-Security-Policy: sandbox)",
               {302: ("Redirect to the bytes", None),
-               200: ("The bytes, streamed by the service", None)},
+               200: ("The bytes, streamed by the service", None),
+               202: _REHYDRATING},
               query=DownloadQuery, auth=False, path_params=_FILE_ID),
     Operation("get", "/api/v1/storage/stream/{file_id}",
               "Stream a file with RFC 9110 ranges (also HEAD)",
               {200: ("The whole file", None), 206: ("The requested range(s)", None),
-               304: ("Not modified", None), 416: ("Range not satisfiable", None)},
-              auth=False, path_params=_FILE_ID),
+               202: _REHYDRATING, 304: ("Not modified", None),
+               416: ("Range not satisfiable", None)},
+              query=StreamQuery, auth=False, path_params=_FILE_ID),
     Operation("head", "/api/v1/storage/stream/{file_id}",
               "The headers a GET of /stream would send, without the body",
               {200: ("Whole file headers", None), 206: ("Range headers", None),
-               304: ("Not modified", None)}, auth=False, path_params=_FILE_ID),
+               304: ("Not modified", None)}, query=StreamQuery, auth=False,
+              path_params=_FILE_ID),
+    *(op for kind, what in (("files", "A public file"), ("thumbnails", "A public file's thumbnail"),
+                            ("previews", "A public file's preview"))
+      for op in _edge_operations(kind, what)),
+    Operation("post", "/api/v1/storage/cdn/purge",
+              "Purge files' CDN URLs (owner or admin); carried out by a queue worker",
+              {202: ("Recorded and queued; status per provider", PurgeResponse),
+               404: ("A file the caller may not see", None)}, body=PurgeBody),
+    Operation("get", "/api/v1/storage/cdn/purge/{purge_id}",
+              "A purge's progress per provider (CDN_SYNC_FAILED when one failed)",
+              {200: ("The purge", PurgeResponse)}, path_params=("purge_id",)),
+    Operation("get", "/api/v1/storage/cdn/stats",
+              "What the CDN served: the caller's files (an admin: all), or one file",
+              {200: ("Statistics", StatsResponse), 502: ("Every provider failed", None)},
+              query=StatsQuery),
+    Operation("post", "/api/v1/storage/admin/reconciliation",
+              "Admin: reconcile the stores with the tables now; the report",
+              {200: ("The report", None), 403: ("Not an admin", None)}),
+    Operation("get", "/api/v1/storage/admin/reconciliation",
+              "Admin: the last reconciliation's report",
+              {200: ("The report", None), 404: ("None has run yet", None)}),
     Operation("get", "/api/v1/openapi.json", "This document", {200: ("OpenAPI 3.1", None)},
               auth=False),
 ]

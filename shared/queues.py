@@ -11,6 +11,7 @@ import os
 from typing import Protocol
 
 from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.aio import LoopLocal
@@ -47,7 +48,10 @@ class AzureQueues:
         return QueueServiceClient(url, credential=DefaultAzureCredential())
 
     async def send(self, queue: str, message: str) -> None:
-        await (await self._services.get()).get_queue_client(queue).send_message(message)
+        # Base64, as queue triggers read messages (host.json's messageEncoding, the default).
+        client = (await self._services.get()).get_queue_client(
+            queue, message_encode_policy=TextBase64EncodePolicy())
+        await client.send_message(message)
 
     async def pending(self, queue: str) -> int:
         client = (await self._services.get()).get_queue_client(queue)

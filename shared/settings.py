@@ -150,12 +150,42 @@ class Settings(BaseSettings):
         2 * 1024**3, validation_alias="MEDIA_MAX_MEMORY")
     media_job_timeout: float = Field(540, validation_alias="MEDIA_JOB_TIMEOUT")
 
-    # URLs shown to clients
+    # URLs shown to clients. AZURE_CDN_ENDPOINT is the public CDN's base URL (Front Door's
+    # endpoint, a Cloudflare host in front of it, or the local Varnish).
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")
     cdn_endpoint: str = Field("", validation_alias="AZURE_CDN_ENDPOINT")
 
     # /health reuses its answer this long: anonymous callers cannot load the database.
     health_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="HEALTH_CACHE_SECONDS")
+
+    # Tiering: a file moves to a cheaper tier after this many days without a download, a
+    # stream or a CDN miss; reading an archived file starts its rehydration (202, Retry-After).
+    tier_cool_after_days: int = Field(30, ge=1, validation_alias="TIER_COOL_AFTER_DAYS")
+    tier_cold_after_days: int = Field(90, ge=1, validation_alias="TIER_COLD_AFTER_DAYS")
+    tier_archive_after_days: int = Field(180, ge=1, validation_alias="TIER_ARCHIVE_AFTER_DAYS")
+    rehydrate_priority: Literal["Standard", "High"] = Field(
+        "Standard", validation_alias="REHYDRATE_PRIORITY")
+    rehydrate_retry_after: int = Field(3600, ge=1, validation_alias="REHYDRATE_RETRY_AFTER")
+
+    # Reconciliation of the stores against the tables: how often the timer runs it (0: never,
+    # only on demand), how old
+    # an object without a row must be before it is deleted (an upload commits its object a
+    # moment before its row), and how many files' SHA-256 each run verifies (oldest first).
+    reconcile_interval_hours: float = Field(24, ge=0, validation_alias="RECONCILE_INTERVAL_HOURS")
+    reconcile_grace_hours: float = Field(24, ge=0, validation_alias="RECONCILE_GRACE_HOURS")
+    reconcile_verify_batch: int = Field(200, ge=0, validation_alias="RECONCILE_VERIFY_BATCH")
+
+    # CDN providers: each one configured is purged and asked for statistics.
+    cdn_cache_ttl: int = Field(86400, ge=0, validation_alias="CDN_CACHE_TTL")
+    front_door_profile_id: str = Field("", validation_alias="AZURE_FRONT_DOOR_PROFILE_ID")
+    front_door_endpoint_name: str = Field("", validation_alias="AZURE_FRONT_DOOR_ENDPOINT_NAME")
+    cloudflare_zone_id: str = Field("", validation_alias="CLOUDFLARE_ZONE_ID")
+    cloudflare_api_token: str = Field("", validation_alias="CLOUDFLARE_API_TOKEN")
+    # The local edge (devhost): Varnish's address, its varnishncsa log and its working
+    # directory (for varnishstat).
+    varnish_url: str = Field("", validation_alias="VARNISH_URL")
+    varnish_log_path: str = Field("", validation_alias="VARNISH_LOG_PATH")
+    varnish_workdir: str = Field("", validation_alias="VARNISH_WORKDIR")
 
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
                      "upload_block_size", "stream_max_open_range", mode="before")
@@ -203,6 +233,14 @@ class Settings(BaseSettings):
     @property
     def local_development(self) -> bool:
         return self.functions_environment.strip().lower() == "development"
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> Settings:
+        if not (self.tier_cool_after_days < self.tier_cold_after_days
+                < self.tier_archive_after_days):
+            raise ValueError("TIER_COOL_AFTER_DAYS < TIER_COLD_AFTER_DAYS < "
+                             "TIER_ARCHIVE_AFTER_DAYS must hold")
+        return self
 
     @property
     def primary_connection_string(self) -> str:

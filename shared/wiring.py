@@ -3,6 +3,7 @@ for the backup, PostgreSQL, the key ring, Azure queues. Nothing connects until f
 
 from __future__ import annotations
 
+from shared.cdn import providers_for
 from shared.context import AppContext
 from shared.crypto.keys import keyring_for
 from shared.db.pg import PostgresDatabase
@@ -19,4 +20,5 @@ def build_context(settings: Settings) -> AppContext:
         db=PostgresDatabase(settings.database_url, pool_max=settings.db_pool_max),
         keyring=keyring_for(settings),
         queues=AzureQueues(settings),
+        cdn=providers_for(settings),
     )

@@ -1,10 +1,13 @@
-"""Session fixtures: one real local stack (Azurite, PostgreSQL, moto S3) and one devhost per
-test session, on ports the OS hands out and in a temporary directory, so that test runs side
-by side never collide and never touch the fixed ports of `make run`.
+"""Session fixtures: one real local stack (Azurite, PostgreSQL, moto S3, Redis) and one devhost
+per test session, on ports the OS hands out and in a temporary directory, so that test runs
+side by side never collide and never touch the fixed ports of `make run`.
 
-- ``stack``          the started ``devhost.stack.LocalStack`` (migrated and provisioned)
-- ``stack_env``      the app's settings pointing at it (dict)
-- ``devhost``        the running ``devhost.stack.DevhostProcess``; ``base_url`` its URL
+- ``service_dir``    ``service_dir(name) -> Path``: a fresh directory for a stack's data
+- ``stack``          the started ``devhost.stack.LocalStack`` (migrated and provisioned), with
+                     Redis (``stack.redis.url`` is the app's ``REDIS_URL``) and Varnish in
+                     front of the devhost (``stack.varnish.url`` is ``AZURE_CDN_ENDPOINT``)
+- ``stack_env``      the app's settings pointing at it (dict; ``REDIS_URL`` included)
+- ``devhost``        the running ``devhost.hostprocess.DevhostProcess``; ``base_url`` its URL
 - ``api``            an ``httpx.Client`` on ``base_url``
 - ``token_for``      ``token_for(sub, role="user", **claims) -> str`` (HS256, the stack's secret)
 - ``auth_headers``   ``auth_headers(sub, role="user", **claims) -> {"Authorization": ...}``
@@ -14,9 +17,12 @@ by side never collide and never touch the fixed ports of `make run`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) needs the root too
     sys.path.insert(0, str(ROOT))
 
-from devhost.stack import (  # noqa: E402
-    DevhostProcess,
-    LocalStack,
-    StackError,
-    StackPorts,
-    free_ports,
-)
+from devhost.errors import StackError  # noqa: E402
+from devhost.hostprocess import DevhostProcess  # noqa: E402
+from devhost.ports import StackPorts, free_ports  # noqa: E402
+from devhost.stack import LocalStack  # noqa: E402
 from devhost.tokens import mint_token  # noqa: E402
 
 EXAMPLE_SETTINGS = ROOT / "local.settings.example.json"
@@ -52,12 +55,33 @@ def devhost_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, devhost_port: int) -> Iterator[LocalStack]:
+def service_dir() -> Iterator[Callable[[str], Path]]:
+    """``service_dir(name)``: a new directory for a stack's data, outside pytest's temporary
+    root. pytest takes the group and other permissions off that root at every session start
+    (another worktree's session too), and the embedded PostgreSQL, which runs as its own user
+    when we are root, must be able to traverse the path to its data."""
+    base = Path(tempfile.mkdtemp(prefix="devhost-tests-"))
+    base.chmod(0o755)
+    counter = itertools.count()
+
+    def make(name: str) -> Path:
+        path = base / f"{name}-{next(counter)}"
+        path.mkdir()
+        return path
+
+    yield make
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(service_dir: Callable[[str], Path], devhost_port: int) -> Iterator[LocalStack]:
     local = LocalStack(
-        tmp_path_factory.mktemp("stack"),
+        service_dir("stack"),
         StackPorts.free(),
         database_url=os.environ.get("DATABASE_URL") or None,
         jwt_secret=example_settings()["JWT_SECRET"],
+        services=(*LocalStack.DEFAULT_SERVICES, "redis", "varnish"),
+        origin_port=devhost_port,  # Varnish, the local CDN, in front of the session's devhost
     )
     try:
         local.start()
@@ -80,6 +104,8 @@ def _settings_for(local: LocalStack, devhost_port: int) -> dict[str, str]:
         # Once a year: maintenance firing in the middle of a test would make it flaky;
         # tests run it explicitly (app_functions) when they mean to.
         "LIFECYCLE_SCHEDULE": "0 0 0 1 1 *",
+        # The timer reconciles nothing on its own (tests reconcile on demand, admin route).
+        "RECONCILE_INTERVAL_HOURS": "0",
         # Small limits, so that the refusals can be reached with small files; 1 MiB blocks,
         # so that ordinary test files take the multi-block path.
         "MAX_FILE_SIZE": "3MB",

@@ -75,6 +75,7 @@ var filesContainerName = 'visiobook-files'
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 var transformQueueName = 'transformations'
+var cdnPurgeQueueName = 'cdn-purge'  // shared/files/edge.py: CDN_PURGE_QUEUE
 var databaseName = 'visiobook'
 var encryptionKeyName = 'data-key-wrap'
 var redisSecretName = 'redis-url'
@@ -115,7 +116,7 @@ module storage 'modules/storage.bicep' = {
     filesContainerName: filesContainerName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
-    queueNames: [ transformQueueName, '${transformQueueName}-poison' ]
+    queueNames: [ transformQueueName, '${transformQueueName}-poison', cdnPurgeQueueName, '${cdnPurgeQueueName}-poison' ]
     blobSoftDeleteDays: sizing.blobSoftDeleteDays
     previousVersionRetentionDays: sizing.previousVersionRetentionDays
     workspaceId: monitoring.outputs.workspaceId
@@ -209,7 +210,7 @@ module frontDoor 'modules/frontdoor.bicep' = {
     endpointName: 'files-${token}'
     tags: tags
     originHostName: apim.outputs.gatewayHostName
-    patternsToMatch: [ '/files/*' ]
+    patternsToMatch: [ '/files/*', '/thumbnails/*', '/previews/*' ]
     originPath: ''
     cacheTtlSeconds: int(cdnCacheTtl)
     workspaceId: monitoring.outputs.workspaceId

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from shared.db.edge import EdgeRepository
+from shared.db.maintenance import MaintenanceRepository
+
 Row = dict[str, Any]
 SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
                     "mime_type"]
@@ -28,6 +31,7 @@ FILE_COLUMNS = (
     "encryption_key_id", "is_public", "expires_at", "created_at", "updated_at", "deleted_at",
     "description", "tags", "custom_fields", "auto_transform", "recovery_deadline",
     "last_accessed_at", "stored_size_bytes", "encryption",
+    "tier_changed_at", "rehydration_requested_at", "integrity_checked_at",
 )
 
 
@@ -87,8 +91,6 @@ class FileRepository(Protocol):
     async def delete(self, file_id: str) -> None:
         """Remove the row and what hangs off it (extracted metadata, transformations)."""
         ...
-
-    async def touch_access(self, file_id: str, at: datetime) -> None: ...
 
     async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None: ...
 
@@ -158,6 +160,12 @@ class Repository(Protocol):
 
     @property
     def backups(self) -> BackupRepository: ...
+
+    @property
+    def maintenance(self) -> MaintenanceRepository: ...
+
+    @property
+    def edge(self) -> EdgeRepository: ...
 
     async def ping(self) -> None:
         """A round trip to the database (health checks)."""

@@ -15,6 +15,7 @@ from shared.auth import Principal
 from shared.context import AppContext
 from shared.delivery.stream import StreamResponse, representation_headers, whole
 from shared.files.service import readable_file
+from shared.files.tiers import ensure_readable
 
 
 class DownloadQuery(BaseModel):
@@ -32,6 +33,7 @@ async def download(ctx: AppContext, principal: Principal | None, file_id: str,
                    query: DownloadQuery) -> Redirect | StreamResponse:
     settings = ctx.settings
     row = await readable_file(ctx, principal, file_id)
+    await ensure_readable(ctx, row)  # an archived file: 202 while it is rehydrated
     headers = representation_headers(row, disposition=query.disposition,
                                      filename=query.filename)
     if row.get("encryption") or "Content-Security-Policy" in headers:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from shared.auth import Principal
 from shared.context import AppContext
@@ -23,7 +26,14 @@ from shared.delivery.disposition import (
 )
 from shared.errors import PreconditionFailed, RangeNotSatisfiable
 from shared.files.content import read_plain
+from shared.files.edge import variant_row
 from shared.files.service import readable_file
+from shared.files.tiers import ensure_readable
+
+
+class StreamQuery(BaseModel):
+    variant: Literal["thumbnail", "preview"] | None = Field(
+        None, description="a variant of the file (its completed thumbnail or preview)")
 
 
 @dataclass
@@ -85,8 +95,13 @@ def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
 
 
 async def stream(ctx: AppContext, principal: Principal | None, file_id: str, method: str,
-                 request_headers: Mapping[str, str]) -> StreamResponse:
+                 request_headers: Mapping[str, str], *, variant: str | None = None
+                 ) -> StreamResponse:
+    """``variant`` (thumbnail, preview): the bytes of that variant of the file, with the
+    file's own access rules."""
     row = await readable_file(ctx, principal, file_id)
+    if variant is not None:
+        row = {**await variant_row(ctx, row, variant), "is_public": row["is_public"]}
     headers = representation_headers(row)
     etag, last_modified = headers["ETag"], row["created_at"]
     verdict = conditional.evaluate(
@@ -102,6 +117,8 @@ async def stream(ctx: AppContext, principal: Principal | None, file_id: str, met
         return StreamResponse(304, {k: headers[k] for k in keep})
     if verdict == 412:
         raise PreconditionFailed(details={"etag": etag})
+    if method != "HEAD":
+        await ensure_readable(ctx, row)  # an archived file: 202 while it is rehydrated
 
     size = row["size_bytes"]
     request = ranges.parse_range(request_headers.get("range"), size)

@@ -169,6 +169,8 @@ class StorageUsage(BaseModel):
     used_bytes: int
     quota_bytes: int | None = Field(description="null: unlimited (admin)")
     usage_percent: float
+    bytes_by_tier: dict[str, int] = Field(
+        default_factory=dict, description="stored bytes (live and trashed) per storage tier")
 
 
 class FileListResponse(BaseModel):

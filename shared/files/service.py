@@ -35,10 +35,10 @@ from shared.files.models import (
     TransformationSummary,
 )
 from shared.files.urls import file_urls
+from shared.files.visibility import public_access_ended, publicly_readable
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-ACCESS_RESOLUTION = timedelta(hours=1)
 
 
 def _valid_uuid(value: str) -> bool:
@@ -74,16 +74,14 @@ async def readable_file(ctx: AppContext, principal: Principal | None, file_id: s
     """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
     async with ctx.db.connection() as repo:
         row = await load_file(repo, principal, file_id, allow_public=True)
-        now = ctx.clock()
-        # Tiering needs the last access to the hour; most reads need no write at all.
-        last = row["last_accessed_at"]
-        if last is None or now - last > ACCESS_RESOLUTION:
-            await repo.files.touch_access(file_id, now)
+    # For tiering: batched, and nothing at all when the row says it was used this hour.
+    ctx.access.note(ctx.db, row["id"], ctx.clock(), row["last_accessed_at"])
     return row
 
 
-def _summary(row: Row, metadata: dict[str, Any], settings: Settings) -> FileSummary:
-    return FileSummary(**row, urls=file_urls(row["id"], settings), metadata=metadata)
+def _summary(row: Row, metadata: dict[str, Any], settings: Settings,
+             variants: dict[str, str]) -> FileSummary:
+    return FileSummary(**row, urls=file_urls(row, settings, variants), metadata=metadata)
 
 
 async def storage_usage(repo: Repository, principal: Principal, settings: Settings
@@ -91,7 +89,8 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
     used = await repo.usage.used_bytes(principal.user_id)
     quota = quotas.quota_for(principal, settings)
     return StorageUsage(used_bytes=used, quota_bytes=quota,
-                        usage_percent=quotas.usage_percent(quota, used))
+                        usage_percent=quotas.usage_percent(quota, used),
+                        bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
 def _listing(owner: str, query: ListQuery) -> FileListing:
@@ -109,10 +108,13 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
         rows, total = await repo.files.page(_listing(owner, query))
-        metadata = await repo.files.metadata_for([r["id"] for r in rows])
+        ids = [r["id"] for r in rows]
+        metadata = await repo.files.metadata_for(ids)
+        variants = await repo.edge.variants([r["id"] for r in rows if publicly_readable(r)])
         usage = await storage_usage(repo, principal, settings)
     return FileListResponse(
-        files=[_summary(r, metadata.get(r["id"], {}), settings) for r in rows],
+        files=[_summary(r, metadata.get(r["id"], {}), settings, variants.get(r["id"], {}))
+               for r in rows],
         pagination=Pagination(page=query.page, limit=query.limit, total=total,
                               pages=math.ceil(total / query.limit) if total else 0),
         storage_usage=usage,
@@ -125,8 +127,10 @@ async def file_detail(ctx: AppContext, principal: Principal, file_id: str
         row = await load_file(repo, principal, file_id, include_trashed=True)
         metadata = (await repo.files.metadata_for([file_id])).get(file_id, {})
         transformations = await repo.files.transformations_for(file_id)
+        variants = (await repo.edge.variants([file_id])).get(file_id, {})
     return FileDetailResponse(
-        file=FileRecord(**row), metadata=metadata, urls=file_urls(row["id"], ctx.settings),
+        file=FileRecord(**row), metadata=metadata,
+        urls=file_urls(row, ctx.settings, variants),
         transformations=[TransformationSummary(**t) for t in transformations],
     )
 
@@ -140,9 +144,10 @@ async def update_file(ctx: AppContext, principal: Principal, file_id: str, updat
         if key in changes and changes[key] is None:
             del changes[key]  # these columns are NOT NULL; null means "leave as is"
     async with ctx.db.transaction() as repo:
-        row = await load_file(repo, principal, file_id, for_update=True)
-        if changes:
-            row = await repo.files.update(file_id, changes)
+        before = await load_file(repo, principal, file_id, for_update=True)
+        row = await repo.files.update(file_id, changes) if changes else before
+    if changes and publicly_readable(before):  # its cached answers no longer hold
+        await public_access_ended(ctx, before, "updated")
     return FileUpdateResponse(file=FileRecord(**row))
 
 
@@ -163,6 +168,7 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
         else:
             deadline = now + timedelta(days=settings.trash_retention_days)
             await repo.files.update(file_id, {"deleted_at": now, "recovery_deadline": deadline})
+    await public_access_ended(ctx, row, "deleted" if permanent else "trashed")
     if permanent:
         await delete_stored_bytes(ctx, row)
     freed = row["size_bytes"] if live else 0

@@ -194,7 +194,7 @@ async def _upload(ctx: AppContext, request: UploadRequest, body: AsyncIterator[b
         file=FileRecord(**row),
         upload=UploadStats(upload_time_ms=round(elapsed * 1000),
                            transfer_rate_mbps=round(row["size_bytes"] * 8 / 1e6 / elapsed, 2)),
-        urls=file_urls(row["id"], settings),
+        urls=file_urls(row, settings),
     )
 
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from shared.cdn import KIND_OF_VARIANT, edge_path
+from shared.db import Row
 from shared.files.models import FileUrls
 from shared.settings import Settings
 
 API_PREFIX = "/api/v1/storage"
 
 
-def file_urls(file_id: str, settings: Settings) -> FileUrls:
+def file_urls(row: Row, settings: Settings, variants: Mapping[str, str] | None = None
+              ) -> FileUrls:
+    """The download URL always; the CDN URLs (``cdn``, and ``thumbnail`` / ``preview`` once
+    such a variant exists) only for a live public file when a CDN is configured: the edge
+    serves nothing else, and a private file's URL must not leak into a shared cache."""
     base = settings.public_base_url.rstrip("/")
+    urls = FileUrls(download=f"{base}{API_PREFIX}/download/{row['id']}")
     cdn = settings.cdn_endpoint.rstrip("/")
-    return FileUrls(
-        download=f"{base}{API_PREFIX}/download/{file_id}",
-        cdn=f"{cdn}/files/{file_id}" if cdn else None,
-    )
+    if not (cdn and row["is_public"] and row["deleted_at"] is None):
+        return urls
+    urls.cdn = cdn + edge_path("files", row["id"])
+    for variant in variants or {}:
+        kind = KIND_OF_VARIANT.get(variant)
+        if kind is not None:
+            setattr(urls, variant, cdn + edge_path(kind, row["id"]))
+    return urls

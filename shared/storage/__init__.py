@@ -6,18 +6,23 @@ from __future__ import annotations
 from shared.settings import Settings
 from shared.storage.azure_blob import AzureBlobStore
 from shared.storage.base import (
+    TIERS,
+    ListedObject,
+    ObjectArchived,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     ObjectWriter,
     Stores,
+    Tier,
     UnknownStorageProvider,
 )
 from shared.storage.s3 import S3Store
 
 __all__ = [
-    "ObjectInfo", "ObjectNotFound", "ObjectStore", "ObjectWriter", "Stores",
-    "UnknownStorageProvider", "backup_store_for", "stores_for",
+    "TIERS", "ListedObject", "ObjectArchived", "ObjectInfo", "ObjectNotFound", "ObjectStore",
+    "ObjectWriter", "Stores", "Tier", "UnknownStorageProvider", "backup_store_for",
+    "stores_for",
 ]
 
 

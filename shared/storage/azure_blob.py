@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobBlock,
     BlobSasPermissions,
     ContentSettings,
+    RehydratePriority,
     UserDelegationKey,
     generate_blob_sas,
 )
@@ -29,7 +30,14 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
 from shared.settings import Settings
-from shared.storage.base import ObjectInfo, ObjectNotFound
+from shared.storage.base import (
+    ArchiveStatus,
+    ListedObject,
+    ObjectArchived,
+    ObjectInfo,
+    ObjectNotFound,
+    Tier,
+)
 
 # Blocks being sent while the next one fills: overlaps network writes with reading the
 # request body, and bounds an upload's memory (about this much plus one block).
@@ -38,6 +46,16 @@ _INFLIGHT_BYTES = 16 * 1024 * 1024
 # (the SDK's default first GET is 32 MiB).
 _READ_PIECE = 4 * 1024 * 1024
 _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY")
+
+
+def _tier(blob_tier: object) -> Tier | None:
+    name = str(blob_tier or "").lower()
+    return cast(Tier, name) if name in {"hot", "cool", "cold", "archive"} else None
+
+
+def _archive_status(value: str | None) -> ArchiveStatus | None:
+    # "rehydrate-pending-to-hot" (or -cool, -cold) while Azure copies it out of the archive
+    return "rehydrating" if value and value.startswith("rehydrate-pending") else None
 
 
 def _block_id(index: int) -> str:
@@ -181,6 +199,10 @@ class AzureBlobStore:
                                                   length=length, max_concurrency=1)
         except ResourceNotFoundError as exc:
             raise ObjectNotFound(key) from exc
+        except HttpResponseError as exc:
+            if getattr(exc, "error_code", None) == "BlobArchived":
+                raise ObjectArchived(key) from exc
+            raise
         async for chunk in downloader.chunks():
             yield chunk
 
@@ -192,8 +214,9 @@ class AzureBlobStore:
             return None
         return ObjectInfo(
             size=props.size, etag=props.etag, last_modified=props.last_modified,
-            content_type=props.content_settings.content_type, tier=props.blob_tier,
+            content_type=props.content_settings.content_type, tier=_tier(props.blob_tier),
             metadata=dict(props.metadata or {}),
+            archive_status=_archive_status(props.archive_status),
         )
 
     async def delete(self, key: str) -> None:
@@ -201,9 +224,19 @@ class AzureBlobStore:
         with contextlib.suppress(ResourceNotFoundError):
             await blob.delete_blob(delete_snapshots="include")
 
-    async def set_tier(self, key: str, tier: str) -> None:
+    async def set_tier(self, key: str, tier: Tier) -> None:
         blob = (await self.container()).get_blob_client(key)
-        await blob.set_standard_blob_tier(tier.capitalize())
+        try:
+            await blob.set_standard_blob_tier(
+                tier.capitalize(),
+                rehydrate_priority=RehydratePriority(self._settings.rehydrate_priority))
+        except ResourceNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    async def scan(self, prefix: str = "") -> AsyncIterator[ListedObject]:
+        container = await self.container()
+        async for blob in container.list_blobs(name_starts_with=prefix or None):
+            yield ListedObject(blob.name, blob.size, blob.last_modified)
 
     async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
                          content_disposition: str | None = None) -> str | None:

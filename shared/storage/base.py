@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+# Access tiers, cheapest to store last. Every store maps them onto its own classes (Azure's
+# blob tiers, S3's storage classes); leaving "archive" is a rehydration that may take hours.
+Tier = Literal["hot", "cool", "cold", "archive"]
+TIERS: tuple[Tier, ...] = ("hot", "cool", "cold", "archive")
+# What a store says of an archived object: its rehydration is under way, or done (S3 keeps
+# a restored copy readable beside the archived object until it is copied back).
+ArchiveStatus = Literal["rehydrating", "restored"]
 
 
 @dataclass(frozen=True)
@@ -19,8 +27,21 @@ class ObjectInfo:
     etag: str
     last_modified: datetime | None = None
     content_type: str | None = None
-    tier: str | None = None
+    tier: Tier | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    archive_status: ArchiveStatus | None = None
+
+    @property
+    def readable(self) -> bool:
+        """Whether the bytes can be read now (an archived object must be rehydrated first)."""
+        return self.tier != "archive" or self.archive_status == "restored"
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime
 
 
 class ObjectWriter(Protocol):
@@ -62,11 +83,25 @@ class ObjectStore(Protocol):
         or None when the store cannot sign one (then the service streams the bytes)."""
         ...
 
+    async def set_tier(self, key: str, tier: Tier) -> None:
+        """Move the object to ``tier``. Out of "archive" this starts a rehydration: the
+        object stays archived (``info().archive_status``) until the store has finished it,
+        at once locally, hours later in the cloud. ``ObjectNotFound`` for a missing key."""
+        ...
+
+    def scan(self, prefix: str = "") -> AsyncIterator[ListedObject]:
+        """Every committed object whose key starts with ``prefix`` (reconciliation)."""
+        ...
+
     async def probe(self) -> dict[str, object]: ...
 
 
 class ObjectNotFound(Exception):
     """The key names no object."""
+
+
+class ObjectArchived(Exception):
+    """The object is in the archive tier: it must be rehydrated before it can be read."""
 
 
 class UnknownStorageProvider(LookupError):

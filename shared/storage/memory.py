@@ -5,17 +5,21 @@ For unit tests and local experiments: staged writes become visible only on ``com
 ranged reads, ``info``, idempotent ``delete``, and a ``memory://`` signed URL that carries
 the expiry and the response headers the way a SAS does. ``pending`` counts writers that
 were neither committed nor aborted, so a test can tell that nothing was left half-written.
+
+Tiers as Azure has them: an archived object cannot be read; leaving the archive completes at
+once unless ``slow_rehydration`` is set, in which case it stays pending (as in the cloud)
+until ``finish_rehydration`` is called.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
-from shared.storage.base import ObjectInfo, ObjectNotFound
+from shared.storage.base import ListedObject, ObjectArchived, ObjectInfo, ObjectNotFound, Tier
 
 _READ_CHUNK = 64 * 1024
 
@@ -46,8 +50,8 @@ class MemoryWriter:
         data = b"".join(self._pieces)
         self._pieces = []
         info = ObjectInfo(size=len(data), etag=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-                          last_modified=datetime.now(UTC), content_type=content_type,
-                          tier="Hot", metadata=dict(metadata or {}))
+                          last_modified=self._store.clock(), content_type=content_type,
+                          tier="hot", metadata=dict(metadata or {}))
         self._store.objects[self._key] = _Object(data, info)
         self._finish("committed")
         return info
@@ -65,12 +69,16 @@ class MemoryWriter:
 
 
 class MemoryStore:
-    def __init__(self, name: str = "memory", container: str = "files") -> None:
+    def __init__(self, name: str = "memory", container: str = "files",
+                 clock: Callable[[], datetime] | None = None) -> None:
         self._name = name
+        self.clock = clock or (lambda: datetime.now(UTC))  # stamps last_modified
         self.container = container
         self.objects: dict[str, _Object] = {}
         self.pending = 0
         self.ensured = False
+        self.slow_rehydration = False
+        self._rehydrating: dict[str, Tier] = {}  # key -> the tier it is on its way to
 
     @property
     def name(self) -> str:
@@ -87,6 +95,8 @@ class MemoryStore:
         found = self.objects.get(key)
         if found is None:
             raise ObjectNotFound(key)
+        if found.info.tier == "archive":
+            raise ObjectArchived(key)
         end = len(found.data) if length is None else min(offset + length, len(found.data))
         for start in range(offset, end, _READ_CHUNK):
             yield found.data[start:min(start + _READ_CHUNK, end)]
@@ -97,6 +107,31 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
+        self._rehydrating.pop(key, None)
+
+    async def set_tier(self, key: str, tier: Tier) -> None:
+        found = self.objects.get(key)
+        if found is None:
+            raise ObjectNotFound(key)
+        if found.info.tier == "archive" and tier != "archive" and self.slow_rehydration:
+            self._rehydrating[key] = tier
+            self._set_info(key, archive_status="rehydrating")
+            return
+        self._rehydrating.pop(key, None)
+        self._set_info(key, tier=tier, archive_status=None)
+
+    def finish_rehydration(self, key: str) -> None:
+        """The cloud's hours-long rehydration, done now."""
+        self._set_info(key, tier=self._rehydrating.pop(key), archive_status=None)
+
+    def _set_info(self, key: str, **changes: object) -> None:
+        found = self.objects[key]
+        self.objects[key] = _Object(found.data, replace(found.info, **changes))  # type: ignore[arg-type]
+
+    async def scan(self, prefix: str = "") -> AsyncIterator[ListedObject]:
+        for key in self.keys(prefix):
+            found = self.objects[key]
+            yield ListedObject(key, len(found.data), found.info.last_modified or self.clock())
 
     async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
                          content_disposition: str | None = None) -> str | None:

@@ -19,14 +19,42 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from shared.settings import Settings
-from shared.storage.base import ObjectInfo, ObjectNotFound
+from shared.storage.base import (
+    ArchiveStatus,
+    ListedObject,
+    ObjectArchived,
+    ObjectInfo,
+    ObjectNotFound,
+    Tier,
+)
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
 _READ_CHUNK = 1024 * 1024
 
 
+# Tiers as S3 storage classes: Standard, Infrequent Access, Glacier Instant Retrieval (read
+# at once, cheaper to keep) and Glacier Flexible Retrieval (restored before it can be read).
+_CLASSES: dict[Tier, str] = {"hot": "STANDARD", "cool": "STANDARD_IA", "cold": "GLACIER_IR",
+                             "archive": "GLACIER"}
+_TIERS = {storage_class: tier for tier, storage_class in _CLASSES.items()}
+_TIERS["DEEP_ARCHIVE"] = "archive"
+# Days a restored copy stays readable; the next read copies it back to STANDARD.
+_RESTORE_DAYS = 7
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+    return _code(exc) in {"404", "NoSuchKey", "NotFound"}
+
+
+def _archive_status(restore: str | None) -> ArchiveStatus | None:
+    """From S3's ``x-amz-restore``: 'ongoing-request="true"' while restoring."""
+    if not restore:
+        return None
+    return "rehydrating" if 'ongoing-request="true"' in restore else "restored"
 
 
 class S3Writer:
@@ -101,6 +129,7 @@ class S3Store:
         self.bucket = bucket
         self._region = settings.aws_region
         self._endpoint = settings.s3_endpoint_url or None
+        self._expedited = settings.rehydrate_priority == "High"
 
     @cached_property
     def client(self) -> Any:
@@ -135,6 +164,8 @@ class S3Store:
         except ClientError as exc:
             if _missing(exc):
                 raise ObjectNotFound(key) from exc
+            if _code(exc) == "InvalidObjectState":
+                raise ObjectArchived(key) from exc
             raise
         body = result["Body"]
         try:
@@ -154,10 +185,39 @@ class S3Store:
             size=head["ContentLength"], etag=head["ETag"].strip('"'),
             last_modified=head.get("LastModified"), content_type=head.get("ContentType"),
             metadata=head.get("Metadata", {}),
+            tier=_TIERS.get(head.get("StorageClass") or "STANDARD"),
+            archive_status=_archive_status(head.get("Restore")),
         )
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+
+    async def set_tier(self, key: str, tier: Tier) -> None:
+        """A copy onto itself in the tier's storage class; out of the archive, a restore
+        first (the next call, once it is done, copies the restored bytes back)."""
+        info = await self.info(key)
+        if info is None:
+            raise ObjectNotFound(key)
+        if info.tier == "archive" and tier != "archive" and info.archive_status != "restored":
+            if info.archive_status is None:
+                job = {"Tier": "Expedited" if self._expedited else "Standard"}
+                await asyncio.to_thread(
+                    self.client.restore_object, Bucket=self.bucket, Key=key,
+                    RestoreRequest={"Days": _RESTORE_DAYS, "GlacierJobParameters": job})
+            return
+        if info.tier == tier:
+            return  # S3 refuses a copy onto itself that changes nothing
+        # The managed copy switches to a multipart copy above 5 GB, as S3 requires.
+        await asyncio.to_thread(
+            self.client.copy, {"Bucket": self.bucket, "Key": key}, self.bucket, key,
+            ExtraArgs={"StorageClass": _CLASSES[tier], "MetadataDirective": "COPY"})
+
+    async def scan(self, prefix: str = "") -> AsyncIterator[ListedObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=prefix))
+        while page := await asyncio.to_thread(next, pages, None):
+            for item in page.get("Contents", []):
+                yield ListedObject(item["Key"], item["Size"], item["LastModified"])
 
     async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
                          content_disposition: str | None = None) -> str | None:

@@ -163,7 +163,7 @@ async def test_update_touch_metadata_and_delete(db: Database, user: str) -> None
         assert updated["custom_fields"] == {"a": 1}
         assert updated["updated_at"] >= row["created_at"]
         seen = utc_now()
-        await repo.files.touch_access(row["id"], seen)
+        await repo.maintenance.record_access({row["id"]: seen})
         assert (await repo.files.get(row["id"]) or {})["last_accessed_at"] == seen
         await repo.files.add_metadata(row["id"], "exif", {"w": 1})
         await repo.files.add_metadata(row["id"], "text", {"pages": 2})

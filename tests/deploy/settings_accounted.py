@@ -44,6 +44,17 @@ OPTIONAL = {
     "MEDIA_MAX_UNPACKED_SIZE": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
     "MEDIA_MAX_MEMORY": "media limit (FFmpeg's RLIMIT_AS); the 2GB default fits a 2 GB or 4 GB instance",
     "MEDIA_JOB_TIMEOUT": "media limit; default 540 s, under host.json's functionTimeout (600 s) so the job records its own failure first",
+    "TIER_COOL_AFTER_DAYS": "tiering by idle days: defaults in shared/settings.py; extraAppSettings can change them",
+    "TIER_COLD_AFTER_DAYS": "tiering by idle days: defaults in shared/settings.py; extraAppSettings can change them",
+    "TIER_ARCHIVE_AFTER_DAYS": "tiering by idle days: defaults in shared/settings.py; extraAppSettings can change them",
+    "REHYDRATE_PRIORITY": "Standard rehydration (up to 15 h, cheaper); High is a deliberate cost choice",
+    "REHYDRATE_RETRY_AFTER": "tuning: the Retry-After of a read that started a rehydration",
+    "RECONCILE_INTERVAL_HOURS": "tuning: the timer reconciles the stores daily by default",
+    "RECONCILE_GRACE_HOURS": "tuning: an object without a row is kept a day before it is deleted",
+    "RECONCILE_VERIFY_BATCH": "tuning: files whose SHA-256 each reconciliation reads back",
+    "VARNISH_URL": "the local edge (devhost's Varnish); Azure's CDN is Front Door",
+    "VARNISH_LOG_PATH": "the local edge's request log (devhost's varnishncsa)",
+    "VARNISH_WORKDIR": "the local edge's working directory, for varnishstat",
 }
 
 # Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
@@ -66,10 +77,5 @@ PENDING = {
     "DATABASE_ENTRA_AUTH": "shared/db: password = Entra token for the app identity (deploy report)",
     "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
     "REDIS_URL": "issue 6: per-user limits shared through Redis",
-    "AZURE_FRONT_DOOR_PROFILE_ID": "issue 10: purge and access logs of the Front Door profile",
-    "AZURE_FRONT_DOOR_ENDPOINT_NAME": "issue 10: the endpoint to purge",
-    "CLOUDFLARE_ZONE_ID": "issue 10: Cloudflare provider (optional)",
-    "CLOUDFLARE_API_TOKEN": "issue 10: Cloudflare provider (optional)",
-    "CDN_CACHE_TTL": "issue 10: the edge's cache lifetime of public files",
     "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
 }

@@ -12,7 +12,10 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from devhost.stack import DevhostProcess, LocalStack, StackError, StackPorts, free_ports
+from devhost.errors import StackError
+from devhost.hostprocess import DevhostProcess
+from devhost.ports import StackPorts, free_ports
+from devhost.stack import LocalStack
 from tests.devhost.helpers import (
     SAMPLE_APP,
     SAMPLE_CONTAINER,

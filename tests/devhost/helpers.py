@@ -6,13 +6,29 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_APP = "tests.devhost.sample_app:app"
 SAMPLE_HOST_JSON = HERE / "host.json"
 SAMPLE_QUEUE = "sample-work"
 SAMPLE_CONTAINER = "sample-files"
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T], what: str, timeout: float = 15.0,
+               interval: float = 0.05) -> T:
+    """The first truthy value of ``probe()``, polled until ``timeout`` (the condition itself is
+    waited for, never a fixed time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 class Records:
@@ -32,11 +48,14 @@ class Records:
 
     def wait_for(self, condition: Callable[[list[dict[str, Any]]], bool], kind: str,
                  timeout: float = 15.0, **match: Any) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            entries = self.all(kind, **match)
-            if condition(entries):
-                return entries
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {kind} {match}: got {entries}")
-            time.sleep(0.1)
+        found: list[dict[str, Any]] = []
+
+        def probe() -> bool:
+            found[:] = self.all(kind, **match)
+            return condition(found)
+
+        try:
+            wait_until(probe, f"{kind} records {match}", timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: got {found}") from None
+        return list(found)

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import jwt
 
-from devhost.stack import DevhostProcess, LocalStack
+from devhost.hostprocess import DevhostProcess
+from devhost.stack import LocalStack
 
 APP_SETTINGS = {
     "AzureWebJobsStorage", "DATABASE_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "JWT_SECRET", "PUBLIC_BASE_URL",
-    "DEVHOST_BLOB_POLL_SECONDS", "AZURE_CONTAINER_NAME",
+    "DEVHOST_BLOB_POLL_SECONDS", "AZURE_CONTAINER_NAME", "REDIS_URL",
 }
 
 
@@ -21,9 +22,12 @@ def test_stack_env_points_at_the_session_stack(stack: LocalStack,
                                                stack_env: dict[str, str]) -> None:
     assert set(stack_env) >= APP_SETTINGS
     assert f":{stack.ports.blob}/" in stack_env["AzureWebJobsStorage"]
-    assert stack_env["AWS_ENDPOINT_URL_S3"] == stack.s3_endpoint
-    # Never the fixed ports of `make run`.
-    assert {stack.ports.blob, stack.ports.queue, stack.ports.s3}.isdisjoint({10000, 10001, 5000})
+    assert stack.s3 is not None and stack.redis is not None
+    assert stack_env["AWS_ENDPOINT_URL_S3"] == stack.s3.endpoint
+    assert stack_env["REDIS_URL"] == stack.redis.url == f"redis://127.0.0.1:{stack.ports.redis}/0"
+    # Never the fixed ports of `make run`, nor a machine's own Redis.
+    assert {stack.ports.blob, stack.ports.queue, stack.ports.s3, stack.ports.redis}.isdisjoint(
+        {10000, 10001, 5000, 6379, 6380})
 
 
 def test_devhost_serves_the_app(devhost: DevhostProcess, api: httpx.Client,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devhost.stack import DevhostProcess
+from devhost.hostprocess import DevhostProcess
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ import httpx
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from devhost.stack import DevhostProcess, LocalStack
-from tests.devhost.helpers import SAMPLE_CONTAINER, SAMPLE_QUEUE, Records
+from devhost.hostprocess import DevhostProcess
+from devhost.stack import LocalStack
+from tests.devhost.helpers import SAMPLE_CONTAINER, SAMPLE_QUEUE, Records, wait_until
 
 VISIBILITY_TIMEOUT = 2.0
 MAX_DEQUEUE_COUNT = 3
@@ -100,9 +101,12 @@ def test_new_blob_fires_once_and_not_again_after_restart(
     fired = records.wait_for(lambda found: len(found) >= 1, "blob", name=first)
     assert fired[0]["content"] == "hello"
     assert fired[0]["client"] == "azure.storage.blob._blob_client.BlobClient"
-    receipts = [blob.name for blob in blob_service.get_container_client("azure-webjobs-hosts")
-                .list_blobs(name_starts_with="blobreceipts/")]
-    assert any(name.endswith(f"/{SAMPLE_CONTAINER}/{first}") for name in receipts)
+    def receipt_written() -> bool:
+        receipts = blob_service.get_container_client("azure-webjobs-hosts").list_blobs(
+            name_starts_with="blobreceipts/")
+        return any(blob.name.endswith(f"/{SAMPLE_CONTAINER}/{first}") for blob in receipts)
+
+    wait_until(receipt_written, "the blob receipt")  # written just after the function ran
 
     sample_host.restart()
     second = f"incoming/{unique}-b.txt"
@@ -172,12 +176,12 @@ def test_host_rides_out_a_storage_outage(
     sample_host: DevhostProcess, azurite: LocalStack,
     queue_client: Callable[[str], QueueClient], records: Records, unique: str,
 ) -> None:
-    azurite.stop_azurite()
+    azurite.azurite.stop()
     try:
         time.sleep(2.0)  # several failed polls
         assert httpx.get(f"{sample_host.url}/health", timeout=5).status_code == 200
     finally:
-        azurite.start_azurite()
+        azurite.azurite.start()
     send(queue_client(SAMPLE_QUEUE), {"id": unique})
 
     records.wait_for(lambda found: len(found) == 1, "queue", id=unique, timeout=20)

@@ -36,8 +36,8 @@ def fake_context(*, encryption_key: str = "", **settings: Any) -> AppContext:
     clock = FakeClock()
     return AppContext(
         settings=Settings.model_validate(_aliased(values)),
-        stores=Stores(primary=MemoryStore()),
-        backup=MemoryStore(name="backup", container="backup"),
+        stores=Stores(primary=MemoryStore(clock=clock)),
+        backup=MemoryStore(name="backup", container="backup", clock=clock),
         db=FakeDatabase(clock),
         keyring=KeyRing.from_settings(encryption_key, []),
         queues=MemoryQueues(),

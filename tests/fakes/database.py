@@ -20,13 +20,15 @@ from typing import Any
 
 from shared.context import Clock, utc_now
 from shared.db import FILE_COLUMNS, BackupSource, BackupState, DuplicateKey, FileListing, Row
+from tests.fakes.lifecycle_tables import FakeEdge, FakeMaintenance
 
 _DEFAULTS: Row = {
     "project_id": None, "storage_provider": "azure_blob", "storage_tier": "hot",
     "encryption_key_id": None, "is_public": False, "expires_at": None, "deleted_at": None,
     "description": None, "tags": [], "custom_fields": {}, "auto_transform": False,
     "recovery_deadline": None, "last_accessed_at": None, "stored_size_bytes": None,
-    "encryption": None,
+    "encryption": None, "tier_changed_at": None, "rehydration_requested_at": None,
+    "integrity_checked_at": None,
 }
 
 
@@ -36,6 +38,11 @@ class Tables:
     metadata: list[tuple[str, str, Row]] = field(default_factory=list)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     backups: dict[str, Row] = field(default_factory=dict)
+    # what shared/db/maintenance.py and shared/db/edge.py reach (tests/fakes/lifecycle_tables.py)
+    transformations: list[Row] = field(default_factory=list)
+    purges: dict[str, Row] = field(default_factory=dict)
+    cdn_cache: dict[tuple[str, str, str], Row] = field(default_factory=dict)
+    reports: list[Row] = field(default_factory=list)
 
 
 class FakeFiles:
@@ -110,10 +117,11 @@ class FakeFiles:
     async def delete(self, file_id: str) -> None:
         self._t.files.pop(file_id, None)
         self._t.metadata[:] = [m for m in self._t.metadata if m[0] != file_id]
-
-    async def touch_access(self, file_id: str, at: datetime) -> None:
-        if file_id in self._t.files:
-            self._t.files[file_id]["last_accessed_at"] = at
+        self._t.transformations[:] = [  # ON DELETE CASCADE, both ways
+            t for t in self._t.transformations
+            if file_id not in (t["source_file_id"], t["target_file_id"])]
+        for key in [k for k in self._t.cdn_cache if k[0] == file_id]:
+            del self._t.cdn_cache[key]
 
     async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None:
         if file_id not in self._t.files:
@@ -224,6 +232,8 @@ class FakeRepository:
         self.files = FakeFiles(tables, clock)
         self.usage = FakeUsage(tables)
         self.backups = FakeBackups(tables, clock)
+        self.maintenance = FakeMaintenance(tables, clock)
+        self.edge = FakeEdge(tables, clock)
 
     async def ping(self) -> None:
         return None

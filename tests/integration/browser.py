@@ -13,7 +13,6 @@ import http.server
 import itertools
 import json
 import os
-import signal
 import threading
 import time
 import urllib.request
@@ -24,7 +23,7 @@ from typing import Any
 import psutil
 import pytest
 
-from devhost.stack import ManagedProcess
+from devhost.processes import SupervisedProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -117,16 +116,16 @@ class Chromium:
                         "(apt-get install chromium)", pytrace=False)
         self.profile = workdir / "profile"
         self.profile.mkdir(parents=True)
-        self._process = ManagedProcess(
-            "chromium", [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+        self._process = SupervisedProcess(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            name="chromium", ready=self._devtools_port_known, waiting_for="DevToolsActivePort",
             log_path=workdir / "chromium.log",
         )
         self._group: int | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        self._process.start()
+        self._process.start(timeout)
         self._group = self._process.pid
-        self._process.wait_until(self._devtools_port_known, timeout, "DevToolsActivePort")
 
     def _devtools_port_known(self) -> bool:
         path = self._active_port_file()  # port, then the browser's path: two lines when done
@@ -153,11 +152,7 @@ class Chromium:
 
     def stop(self) -> None:
         group = self._group
-        if group is not None and self._process.running:
-            # The leader is not reaped yet, so the group id is still ours: end the children
-            # with it rather than leaving them to notice their parent is gone.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGTERM)
+        # The stop signal goes to Chromium's whole process group, its children included.
         self._process.stop(timeout=10)
         if group is not None:
             _kill_group_leftovers(group)

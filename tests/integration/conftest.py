@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -26,6 +27,13 @@ def stores(stack_env: dict[str, str]) -> Iterator[Stores]:
     yield Stores(service.get_container_client(stack_env["AZURE_CONTAINER_NAME"]), s3,
                  stack_env["AWS_S3_BUCKET"], stack_env["DATABASE_URL"])
     service.close()
+
+
+@pytest.fixture(scope="session")
+def edge(stack) -> Iterator[httpx.Client]:
+    """A client of the local CDN: the session's Varnish in front of its devhost."""
+    with httpx.Client(base_url=stack.varnish.url, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture
@@ -76,12 +84,15 @@ def wait_for() -> Callable[..., None]:
 
 
 @pytest.fixture
-def run_maintenance(app_functions: dict[str, Any]) -> Callable[[], None]:
-    """Run the registered timer function once, in-process, as the host would."""
+def run_maintenance(app_functions: dict[str, Any]) -> Callable[..., None]:
+    """Run the registered timer function once, in-process, as the host would;
+    ``run_maintenance(clock=...)`` runs it with a clock the test controls (days later), and
+    other parts of the context may be replaced the same way (``db=...``)."""
     import asyncio
 
     from azure.functions.timer import TimerRequest
 
+    from functions._context import overridden
     from shared.aio import close_loop_resources
 
     async def invoke() -> None:
@@ -91,8 +102,9 @@ def run_maintenance(app_functions: dict[str, Any]) -> Callable[[], None]:
         finally:
             await close_loop_resources()
 
-    def run() -> None:
-        asyncio.run(invoke())
+    def run(clock: Callable[[], datetime] | None = None, **parts: Any) -> None:
+        with overridden(**({"clock": clock} if clock else {}), **parts):
+            asyncio.run(invoke())
 
     return run
 
@@ -102,8 +114,10 @@ def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
                  ) -> Iterator[Callable[..., httpx.Client]]:
     """Another devhost on the same stack with some settings changed (an encryption key,
     say); one process per distinct set of settings, stopped at the end of the session.
-    Its blob trigger is off: the session's main devhost already backs up every blob."""
-    from devhost.stack import DevhostProcess, free_ports
+    Its blob trigger and its CDN purge worker are off: the session's main devhost already
+    backs up every blob and carries out every purge."""
+    from devhost.hostprocess import DevhostProcess
+    from devhost.ports import free_ports
 
     started: dict[tuple, tuple[DevhostProcess, httpx.Client]] = {}
 
@@ -112,7 +126,8 @@ def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
         if key not in started:
             port = free_ports(1)[0]
             env = {**stack_env, **settings, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                   "AzureWebJobs.backup_new_blob.Disabled": "true"}
+                   "AzureWebJobs.backup_new_blob.Disabled": "true",
+                   "AzureWebJobs.cdn_purge_worker.Disabled": "true"}
             log = tmp_path_factory.mktemp("devhost-extra") / "devhost.log"
             process = DevhostProcess(env, port, log_path=log).start()
             started[key] = (process, httpx.Client(base_url=process.url, timeout=60))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devhost.stack import ManagedProcess, free_ports, http_answers
+from devhost.ports import free_ports
+from devhost.processes import SupervisedHTTP
 
 NGINX = Path("/usr/sbin/nginx")
 
@@ -61,17 +62,15 @@ class Nginx:
         # -e: the error log to use before the configuration is read (the compiled-in default,
         # /var/log/nginx/error.log, is not ours to write).
         argv = [NGINX, "-p", prefix, "-c", config, "-e", prefix / "error.log"]
-        self._process = ManagedProcess("nginx", argv, log_path=prefix / "stderr.log",
-                                       cwd=prefix)
+        self._process = SupervisedHTTP(argv, url=f"{self.url}/", name="nginx",
+                                       log_path=prefix / "stderr.log", cwd=prefix)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
-        self._process.start()
-        self._process.wait_until(lambda: http_answers("127.0.0.1", self.port), timeout,
-                                 f"GET {self.url}/")
+        self._process.start(timeout)
 
     def stop(self) -> None:
         # SIGTERM is nginx's fast shutdown; with one process there is nothing else to end.

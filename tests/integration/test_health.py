@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from devhost.stack import DevhostProcess, free_ports
+from devhost.hostprocess import DevhostProcess
+from devhost.ports import free_ports
 from tests.integration.helpers import png
 
 
@@ -36,7 +37,7 @@ def test_callers_share_a_recent_answer(api):
 
 def test_backup_store_down_degrades_but_uploads_still_work(api, stack, upload, user, stores,
                                                           run_maintenance, wait_for):
-    stack.stop_s3()
+    stack.s3.stop()
     try:
         health = _status_becomes(api, wait_for, "DEGRADED")
         assert health["checks"]["aws_s3"]["status"] == "DOWN"
@@ -47,7 +48,7 @@ def test_backup_store_down_degrades_but_uploads_still_work(api, stack, upload, u
         wait_for(lambda: _backup(stores, path)["state"] == "failed", what="backup failure")
         assert _backup(stores, path)["last_error"]
     finally:
-        stack.start_s3()
+        stack.s3.start()
         stack.provision()  # moto keeps nothing across a restart: the bucket again
     _status_becomes(api, wait_for, "UP")
     # Time passes: the retry back-off is over, and maintenance catches the copy up.

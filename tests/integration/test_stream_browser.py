@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devhost.stack import DevhostProcess
+from devhost.hostprocess import DevhostProcess
 from tests.integration.browser import Page, chromium, page_server
 from tests.integration.media import Video, make_mp4
 

@@ -81,7 +81,7 @@ async def test_trash_past_its_deadline_is_purged_with_its_backup_copy() -> None:
     kept_id, _ = await stored(ctx)
     await backup.back_up(ctx, path)
     await service.delete_file(ctx, ALICE, file_id, permanent=False)
-    assert await lifecycle.purge_trash(ctx) == 0
+    assert await lifecycle.purge_trash(ctx) == (0, 0)
     clock(ctx).advance(days=31)
     report = await lifecycle.run_maintenance(ctx)
     assert report["trash_purged"] == 1 and report["backups"]["deleted"] == 1
@@ -95,9 +95,9 @@ async def test_expired_files_are_removed_and_their_quota_released() -> None:
     ctx = fake_context()
     expires = (clock(ctx)() + timedelta(hours=1)).isoformat()
     file_id, _ = await stored(ctx, expires_at=expires)
-    assert await lifecycle.expire_files(ctx) == 0
+    assert await lifecycle.expire_files(ctx) == (0, 0)
     clock(ctx).advance(hours=2)
-    assert await lifecycle.expire_files(ctx) == 1
+    assert await lifecycle.expire_files(ctx) == (1, 0)
     assert file_id not in tables(ctx).tables.files
     assert tables(ctx).tables.usage["alice"]["used_bytes"] == 0
     assert cast(MemoryStore, ctx.stores.primary).keys() == []

@@ -1,5 +1,6 @@
 """PostgreSQL behind the ``Database`` interface: one small async pool per instance and
-event loop (psycopg 3), and the repositories' SQL (``files``, ``usage``, ``backups``).
+event loop (psycopg 3), and the repositories' SQL (``files``, ``usage``, ``backups``,
+``maintenance``, ``edge``).
 
 Serverless instances are many and short-lived, so each keeps few connections
 (``DB_POOL_MAX``, default 5) and opens them lazily; idle ones are closed after a minute.
@@ -17,7 +18,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.aio import LoopLocal
 from shared.db.pg.accounting import PgBackups, PgUsage
+from shared.db.pg.edge import PgEdge
 from shared.db.pg.files import PgFiles
+from shared.db.pg.maintenance import PgMaintenance
 from shared.db.repository import Repository
 from shared.errors import ServiceUnavailable
 
@@ -30,6 +33,8 @@ class PgRepository:
         self._files = PgFiles(conn)
         self._usage = PgUsage(conn)
         self._backups = PgBackups(conn)
+        self._maintenance = PgMaintenance(conn)
+        self._edge = PgEdge(conn)
 
     @property
     def files(self) -> PgFiles:
@@ -42,6 +47,14 @@ class PgRepository:
     @property
     def backups(self) -> PgBackups:
         return self._backups
+
+    @property
+    def maintenance(self) -> PgMaintenance:
+        return self._maintenance
+
+    @property
+    def edge(self) -> PgEdge:
+        return self._edge
 
     async def ping(self) -> None:
         await self._conn.execute("SELECT 1")

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from shared.db.repository import FILE_COLUMNS, DuplicateKey, FileListing, Row
 
-_SELECT = sql.SQL(", ").join(
+SELECT_FILE = sql.SQL(", ").join(
     sql.SQL("id::text AS id") if column == "id" else sql.Identifier(column)
     for column in FILE_COLUMNS
 )
@@ -70,13 +70,13 @@ class PgFiles:
         query = sql.SQL("INSERT INTO files ({cols}) VALUES ({vals}) RETURNING {ret}").format(
             cols=sql.SQL(", ").join(map(sql.Identifier, values)),
             vals=sql.SQL(", ").join(map(sql.Placeholder, values)),
-            ret=_SELECT,
+            ret=SELECT_FILE,
         )
         return await self._one(query, values)
 
     async def get(self, file_id: str, *, for_update: bool = False) -> Row | None:
         query = sql.SQL("SELECT {cols} FROM files WHERE id = %(id)s{lock}").format(
-            cols=_SELECT, lock=sql.SQL(" FOR UPDATE" if for_update else ""))
+            cols=SELECT_FILE, lock=sql.SQL(" FOR UPDATE" if for_update else ""))
         cur = await self._conn.execute(query, {"id": file_id})
         return await cur.fetchone()
 
@@ -96,7 +96,7 @@ class PgFiles:
         cur = await self._conn.execute(
             sql.SQL("SELECT {cols}, count(*) OVER () AS total_count FROM files WHERE {where}"
                     " ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
-                    ).format(cols=_SELECT, where=where, order=order),
+                    ).format(cols=SELECT_FILE, where=where, order=order),
             {**params, "limit": listing.limit, "offset": listing.offset},
         )
         rows = await cur.fetchall()
@@ -114,15 +114,11 @@ class PgFiles:
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
         sets.append(sql.SQL("updated_at = now()"))
         query = sql.SQL("UPDATE files SET {sets} WHERE id = %(file_id)s RETURNING {ret}").format(
-            sets=sql.SQL(", ").join(sets), ret=_SELECT)
+            sets=sql.SQL(", ").join(sets), ret=SELECT_FILE)
         return await self._one(query, {**changes, "file_id": file_id})
 
     async def delete(self, file_id: str) -> None:
         await self._conn.execute("DELETE FROM files WHERE id = %s", (file_id,))
-
-    async def touch_access(self, file_id: str, at: datetime) -> None:
-        await self._conn.execute("UPDATE files SET last_accessed_at = %s WHERE id = %s",
-                                 (at, file_id))
 
     async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None:
         await self._conn.execute(

@@ -3,6 +3,7 @@ update, trash, restore, permanent delete and quota, each refusal changing nothin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import uuid
@@ -13,6 +14,7 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.context import AppContext
+from shared.db.access import AccessLog
 from shared.errors import (
     DuplicateFile,
     Forbidden,
@@ -207,18 +209,31 @@ async def test_a_store_failing_after_the_commit_does_not_undo_the_delete(
     assert "orphaned object" in caplog.text
 
 
-async def test_reading_a_file_records_the_access_at_most_hourly() -> None:
+async def test_reading_a_file_records_the_access_at_most_hourly_in_batches() -> None:
     ctx = fake_context()
-    file_id = await add(ctx, "a.txt")
+    file_id, other = await add(ctx, "a.txt"), await add(ctx, "b.txt")
     first = (await service.readable_file(ctx, ALICE, file_id))
     assert first["last_accessed_at"] is None
+    await service.readable_file(ctx, ALICE, other)
+    assert db_of(ctx).tables.files[file_id]["last_accessed_at"] is None  # not yet written
+    assert await ctx.access.flush(ctx.db) == 2  # both in one statement
     seen = db_of(ctx).tables.files[file_id]["last_accessed_at"]
     assert seen == ctx.clock()
     cast(FakeClock, ctx.clock).advance(minutes=30)
     await service.readable_file(ctx, ALICE, file_id)
-    assert db_of(ctx).tables.files[file_id]["last_accessed_at"] == seen
+    assert ctx.access.pending == 0  # used within the hour: nothing to write
     cast(FakeClock, ctx.clock).advance(minutes=31)
     await service.readable_file(ctx, ALICE, file_id)
+    await ctx.access.flush(ctx.db)
+    assert db_of(ctx).tables.files[file_id]["last_accessed_at"] == ctx.clock()
+
+
+async def test_pending_accesses_are_written_shortly_without_a_flush() -> None:
+    ctx = dataclasses.replace(fake_context(), access=AccessLog(flush_after=0))
+    file_id = await add(ctx, "a.txt")
+    await service.readable_file(ctx, ALICE, file_id)
+    for _ in range(5):  # the loop runs the scheduled flush, then the flush's own steps
+        await asyncio.sleep(0)
     assert db_of(ctx).tables.files[file_id]["last_accessed_at"] == ctx.clock()
 
 

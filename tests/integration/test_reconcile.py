@@ -1,0 +1,98 @@
+"""Reconciliation on the real stack, asked for by an admin: each kind of drift between the
+stores and the tables is found and put right (or reported when it cannot be).
+
+It runs on a devhost whose grace period is zero, so that the orphans made here are old
+enough at once; the session's other files are marked as checked, so that the integrity
+batch reads this test's files."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration.helpers import assert_error, png
+
+ADMIN_ROUTE = "/api/v1/storage/admin/reconciliation"
+
+
+@pytest.fixture(scope="module")
+def reconciler(devhost_with):
+    return devhost_with(RECONCILE_GRACE_HOURS="0")
+
+
+def test_each_kind_of_drift_is_found_and_put_right(reconciler, auth_headers, upload, user,
+                                                   stores, wait_for):
+    files = {name: upload(user, png(3000), mime="image/png").json()["file"]
+             for name in ("missing", "corrupt", "both_corrupt", "backup_gone", "backup_stale")}
+    for record in files.values():
+        wait_for(lambda record=record: stores.sql(
+            "SELECT state FROM file_backups WHERE file_path = %s",
+            (record["file_path"],))[0]["state"] == "done", what="backup copies")
+    original = {name: stores.blob_bytes(r["file_path"]) for name, r in files.items()}
+    folder = files["missing"]["file_path"].rsplit("/", 1)[0]
+    orphan, stray = f"{folder}/orphan.bin", f"{folder}/stray.bin"
+    # The drifts: bytes no row names, in each store; a row whose bytes are gone; bytes that
+    # changed (with a good backup copy, and with a bad one); a backup copy gone; a backup copy
+    # whose record says it should be gone.
+    stores.container.upload_blob(orphan, b"no row names me")
+    stores.s3.put_object(Bucket=stores.bucket, Key=stray, Body=b"no record names me")
+    stores.container.delete_blob(files["missing"]["file_path"])
+    for name in ("corrupt", "both_corrupt"):
+        stores.container.upload_blob(files[name]["file_path"], os.urandom(3000),
+                                     overwrite=True)
+    stores.s3.put_object(Bucket=stores.bucket, Key=files["both_corrupt"]["file_path"],
+                         Body=os.urandom(3000))
+    stores.s3.delete_object(Bucket=stores.bucket, Key=files["backup_gone"]["file_path"])
+    stores.sql("UPDATE file_backups SET state = 'delete_pending' WHERE file_path = %s",
+               (files["backup_stale"]["file_path"],))
+    stores.sql("UPDATE files SET integrity_checked_at = now() WHERE user_id <> %s", (user,))
+
+    admin = auth_headers("ops", "admin")
+    response = reconciler.post(ADMIN_ROUTE, headers=admin)
+    assert response.status_code == 200, response.text
+    report = response.json()["report"]
+    primary, backup, integrity = (report["primary"]["azure_blob"], report["backup"],
+                                  report["integrity"])
+    # Orphans: deleted in both stores.
+    assert stores.blobs(orphan) == [] and primary["orphans_deleted_count"] >= 1
+    with pytest.raises(stores.s3.exceptions.NoSuchKey):
+        stores.s3_bytes(stray)
+    # Missing bytes: reported, and restored from the verified backup copy.
+    assert files["missing"]["id"] in primary["missing"]
+    assert files["missing"]["id"] in primary["restored"]
+    assert stores.blob_bytes(files["missing"]["file_path"]) == original["missing"]
+    # Changed bytes: restored when the backup copy matches, reported when it does not.
+    assert {files["corrupt"]["id"], files["both_corrupt"]["id"]} <= set(integrity["corrupt"])
+    assert files["corrupt"]["id"] in integrity["restored"]
+    assert stores.blob_bytes(files["corrupt"]["file_path"]) == original["corrupt"]
+    assert {"file_id": files["both_corrupt"]["id"],
+            "reason": "backup copy does not match its checksum"} in integrity["unrecoverable"]
+    # Backup copies: a lost one is queued again, a stale one deleted with its record.
+    assert files["backup_gone"]["file_path"] in backup["missing"]
+    assert stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
+                      (files["backup_gone"]["file_path"],))[0]["state"] == "pending"
+    with pytest.raises(stores.s3.exceptions.NoSuchKey):
+        stores.s3_bytes(files["backup_stale"]["file_path"])
+    assert stores.sql("SELECT 1 FROM file_backups WHERE file_path = %s",
+                      (files["backup_stale"]["file_path"],)) == []
+    # The last report, for admins only.
+    last = reconciler.get(ADMIN_ROUTE, headers=admin)
+    assert last.status_code == 200 and last.json()["report"]["started_at"] == \
+        report["started_at"]
+    assert_error(reconciler.get(ADMIN_ROUTE, headers=auth_headers(user)), 403, "FORBIDDEN")
+    assert_error(reconciler.post(ADMIN_ROUTE, headers=auth_headers(user)), 403, "FORBIDDEN")
+
+
+def test_a_young_orphan_is_left_alone(api, auth_headers, upload, user, stores):
+    """On the session's devhost (a day's grace): an object without a row that was just
+    written may be an upload about to record its row."""
+    record = upload(user, png(1000), mime="image/png").json()["file"]
+    young = record["file_path"].rsplit("/", 1)[0] + "/young.bin"
+    stores.container.upload_blob(young, b"in flight")
+    stores.sql("UPDATE files SET integrity_checked_at = now() WHERE user_id <> %s", (user,))
+    response = api.post(ADMIN_ROUTE, headers=auth_headers("ops", "admin"))
+    assert response.status_code == 200, response.text
+    assert response.json()["report"]["primary"]["azure_blob"]["orphans_in_grace"] >= 1
+    assert stores.blobs(young) == [young]
+    stores.container.delete_blob(young)
