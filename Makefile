@@ -18,7 +18,9 @@ ROLE ?= user
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
-	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
+	@echo "            (REDIS=1: also redis-server, for limits shared through REDIS_URL)"
+	@echo "make test   run the whole test suite (it starts its own stack on free ports) and list"
+	@echo "            its slowest tests"
 	@echo "make lint   ruff check ."
 	@echo "make bench  run the benchmarks"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
@@ -48,13 +50,15 @@ $(NPM_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# REDIS=1 also starts redis-server (limits shared through REDIS_URL); without it the app keeps
+# its limits in-process, as it does in Azure when REDIS_URL is unset.
 run: install
-	$(PY) -m devhost stack
+	$(PY) -m devhost stack $(if $(REDIS),--redis)
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
 test: install
 	bash scripts/install-test-tools.sh
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25 --durations-min=2
 
 lint: install
 	$(PY) -m ruff check .

@@ -28,7 +28,7 @@ from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.functions import FunctionSpec, Invoker, OutageLog
 from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.blob")
@@ -75,8 +75,9 @@ def host_id() -> str:
 
 class BlobTriggerRunner:
     def __init__(self, spec: FunctionSpec, path: BlobPath, conn_str: str,
-                 options: QueueOptions) -> None:
+                 options: QueueOptions, invoke: Invoker) -> None:
         self.spec = spec
+        self.invoke = invoke
         self.path = path
         self.options = options
         self._conn_str = conn_str
@@ -164,7 +165,7 @@ class BlobTriggerRunner:
     async def _attempt(self, name: str, fields: dict[str, Any]) -> bool:
         try:
             argument = await asyncio.to_thread(self._argument, name)
-            await invoke(self.spec, {self.spec.arg_name: argument})
+            await self.invoke(self.spec, {self.spec.arg_name: argument})
         except Exception:
             log.exception("blob function failed", extra={"fields": fields})
             return False

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from devhost.config import apply_local_settings
+from devhost.config import apply_host_environment, apply_local_settings
 
 if TYPE_CHECKING:
     from devhost.stack import LocalStack
@@ -74,12 +74,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)
-    # As `func start` does: the app may tell local development from Azure by it.
-    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    apply_host_environment()
     configure_logging()
     from devhost.host import DevHost, serve
+    from devhost.indexing import FunctionLoadError
 
-    serve(DevHost(args.app, root, args.host_json), args.host, args.port)
+    try:
+        host = DevHost(args.app, root, args.host_json)
+    except FunctionLoadError as exc:
+        # The worker fails the whole app at start-up on these: so do we, loudly.
+        log.error("the Python worker would refuse this app: %s", exc)
+        print(f"devhost: the Python worker would refuse this app: {exc}", file=sys.stderr)
+        return 1
+    serve(host, args.host, args.port)
     return 0
 
 

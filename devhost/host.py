@@ -12,14 +12,22 @@ from pathlib import Path
 from typing import Protocol
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Router
 
 from devhost import http
 from devhost.blobs import BlobPath, BlobTriggerRunner
 from devhost.config import HostConfig, is_disabled, resolve_settings
-from devhost.functions import BLOB, HTTP, QUEUE, TIMER, FunctionSpec, index_functions, load_app
+from devhost.functions import (
+    BLOB,
+    HTTP,
+    QUEUE,
+    TIMER,
+    FunctionSpec,
+    Invoker,
+    index_functions,
+    load_app,
+)
 from devhost.queues import QueueTriggerRunner
 from devhost.storage import connection_string
 from devhost.timers import TimerTriggerRunner
@@ -43,6 +51,7 @@ class DevHost:
                  host_json: Path | None = None) -> None:
         self.root = (root or Path.cwd()).resolve()
         self.config = HostConfig.load(host_json or self.root / "host.json")
+        self.invoker = Invoker(self.root, self.config.function_timeout)
         specs = index_functions(load_app(app_ref, self.root))
         for spec in specs:
             if is_disabled(spec.name):
@@ -52,20 +61,16 @@ class DevHost:
     def of_type(self, trigger_type: str) -> list[FunctionSpec]:
         return [spec for spec in self.specs if spec.trigger_type == trigger_type]
 
-    def asgi_app(self) -> Starlette:
-        routes = http.build_routes(self.of_type(HTTP), self.config.route_prefix, self.root)
-        return Starlette(
-            routes=routes,
-            middleware=[Middleware(http.AccessLogMiddleware)],
-            exception_handlers={
-                HTTPException: http.http_exception_handler,
-                Exception: http.unhandled_exception_handler,
-            },
-            lifespan=self._lifespan,
-        )
+    def asgi_app(self) -> Router:
+        """Every HTTP request goes to the dispatcher (no Starlette route, so no slash
+        redirect); the router only runs the lifespan that starts the other triggers."""
+        table = http.build_routes(self.of_type(HTTP), self.config.route_prefix)
+        dispatcher = http.FunctionDispatcher(table, self.invoker)
+        return Router(routes=[], redirect_slashes=False, default=dispatcher,
+                      lifespan=self._lifespan, middleware=[Middleware(http.AccessLogMiddleware)])
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def _lifespan(self, _app: object) -> AsyncIterator[None]:
         runners = self.build_runners()
         tasks = [asyncio.create_task(self._supervise(runner)) for runner in runners]
         try:
@@ -96,15 +101,16 @@ class DevHost:
         if spec.trigger_type == QUEUE:
             return QueueTriggerRunner(
                 spec, resolve_settings(str(trigger["queueName"])).lower(),
-                connection_string(trigger.get("connection")), self.config.queues,
+                connection_string(trigger.get("connection")), self.config.queues, self.invoker,
             )
         if spec.trigger_type == BLOB:
             return BlobTriggerRunner(
                 spec, BlobPath.parse(resolve_settings(str(trigger["path"]))),
-                connection_string(trigger.get("connection")), self.config.queues,
+                connection_string(trigger.get("connection")), self.config.queues, self.invoker,
             )
         if spec.trigger_type == TIMER:
-            return TimerTriggerRunner(spec, resolve_settings(str(trigger["schedule"])))
+            return TimerTriggerRunner(spec, resolve_settings(str(trigger["schedule"])),
+                                      self.invoker)
         log.warning("trigger type not supported by devhost",
                     extra={"fields": {"function": spec.name, "type": spec.trigger_type}})
         return None

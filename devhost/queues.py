@@ -24,7 +24,7 @@ from azure.storage.queue import QueueMessage as SdkQueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.functions import FunctionSpec, Invoker, OutageLog
 from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.queue")
@@ -48,8 +48,9 @@ def decode_body(content: str, encoding: str) -> bytes:
 
 class QueueTriggerRunner:
     def __init__(self, spec: FunctionSpec, queue_name: str, conn_str: str,
-                 options: QueueOptions) -> None:
+                 options: QueueOptions, invoke: Invoker) -> None:
         self.spec = spec
+        self.invoke = invoke
         self.queue_name = queue_name
         self.options = options
         self._client = QueueClient.from_connection_string(conn_str, queue_name,
@@ -154,7 +155,7 @@ class QueueTriggerRunner:
         )
         renewer = asyncio.create_task(self._renew(lease))
         try:
-            await invoke(self.spec, {self.spec.arg_name: argument})
+            await self.invoke(self.spec, {self.spec.arg_name: argument})
         except Exception:
             log.exception("queue function failed", extra={"fields": fields})
             return False
