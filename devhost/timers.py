@@ -43,6 +43,7 @@ def schedule_iterator(schedule: str, start: datetime) -> Callable[[], datetime]:
 class TimerTriggerRunner:
     def __init__(self, spec: FunctionSpec, schedule: str, invoke: Invoker) -> None:
         self.spec = spec
+        self.name = spec.name
         self.invoke = invoke
         self.schedule = schedule
         self.run_on_startup = bool(spec.trigger.get("runOnStartup"))

@@ -116,6 +116,20 @@ def on_blob(client: blob.BlobClient) -> None:
         raise RuntimeError("this blob fails on purpose")
 
 
+@app.blob_trigger(arg_name="blob", path="%SAMPLE_CONTAINER%/scanned/{name}",
+                  connection="AzureWebJobsStorage")
+def on_scanned(blob: func.InputStream) -> None:
+    # The default source: the host scans the container and keeps receipts.
+    record("scanned", name=blob.name.split("/", 1)[1], content=blob.read().decode())
+
+
+@app.blob_trigger(arg_name="client", path="%SAMPLE_CONTAINER%/events/{name}",
+                  connection="SAMPLE_DATA", source="EventGrid")
+def on_event(client: blob.BlobClient) -> None:
+    # Event Grid source on a data account that may differ from the host's storage.
+    record("event", name=client.blob_name, content=client.download_blob().readall().decode())
+
+
 @app.timer_trigger(schedule="%SAMPLE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
     record("timer", past_due=timer.past_due)
