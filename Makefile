@@ -10,11 +10,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.requirements.stamp
 NPM_STAMP := node_modules/.package-lock.stamp
+# The real Functions Python worker (azure-functions-runtime) runs on Python 3.13, in a venv of
+# its own: tests/devhost/test_devhost_worker.py indexes the app with it. A python3.13 on PATH
+# or under pyenv is used; without one that test fails saying so.
+# (pyenv's shim answers `command -v` without running, hence the version check.)
+WORKER_PYTHON ?= $(shell for candidate in python3.13 \
+	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
+	$$candidate -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && \
+	{ command -v $$candidate; break; }; done)
+WORKER_VENV := .venv-worker
+WORKER_STAMP := $(WORKER_VENV)/.requirements.stamp
 
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install run test lint bench token clean
+.PHONY: help install worker-venv run test lint bench token clean
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
@@ -44,6 +54,18 @@ $(PIP_STAMP): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+worker-venv: $(WORKER_STAMP)
+
+$(WORKER_STAMP): requirements.txt requirements-worker.txt
+	@if [ -z "$(WORKER_PYTHON)" ]; then \
+		echo "no Python 3.13 found (python3.13 on PATH or under pyenv): the worker-parity" \
+			"test will fail; set WORKER_PYTHON=/path/to/python3.13" >&2; \
+	else \
+		{ [ -x $(WORKER_VENV)/bin/python ] || $(WORKER_PYTHON) -m venv $(WORKER_VENV); } && \
+		$(WORKER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			-r requirements-worker.txt && touch $@; \
+	fi
+
 # npm ci recreates node_modules from the lock file, so the stamp is written after it.
 $(NPM_STAMP): package-lock.json package.json
 	@command -v npm >/dev/null || { echo "Node.js 20 and npm are required for Azurite" >&2; exit 1; }
@@ -56,7 +78,7 @@ run: install
 	$(PY) -m devhost stack $(if $(REDIS),--redis)
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
-test: install
+test: install worker-venv
 	bash scripts/install-test-tools.sh
 	$(PY) -m pytest --durations=25 --durations-min=2
 

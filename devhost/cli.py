@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the function app against the environment")
     _add_serve_options(serve)
     serve.set_defaults(command=cmd_serve)
+
+    index = commands.add_parser("index", help="print the functions the devhost would serve "
+                                "(JSON), or refuse the app as the worker would (exit 1)")
+    index.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
+    index.add_argument("--app", default="function_app:app", help="module:attribute")
+    index.set_defaults(command=cmd_index)
 
     token = commands.add_parser("token", help="print a development JWT")
     token.add_argument("--sub", required=True, help="user id (the sub claim)")
@@ -87,6 +94,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"devhost: the Python worker would refuse this app: {exc}", file=sys.stderr)
         return 1
     serve(host, args.host, args.port)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from devhost.describe import describe
+    from devhost.functions import index_functions, load_app
+    from devhost.indexing import FunctionLoadError
+
+    try:
+        specs = index_functions(load_app(args.app, args.root.resolve()))
+    except FunctionLoadError as exc:
+        print(json.dumps({"ok": False, "error": str(exc), "functions": {}}, indent=1))
+        return 1
+    functions = {spec.name: describe(spec) for spec in specs}
+    print(json.dumps({"ok": True, "error": None, "functions": functions}, indent=1,
+                     sort_keys=True))
     return 0
 
 
