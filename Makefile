@@ -20,21 +20,25 @@ WORKER_PYTHON ?= $(shell for candidate in python3.13 \
 	{ command -v $$candidate; break; }; done)
 WORKER_VENV := .venv-worker
 WORKER_STAMP := $(WORKER_VENV)/.requirements.stamp
+# checkov pins its own dependencies: it gets a venv of its own, for the tests only.
+IAC_VENV := .venv-iac
+IAC_STAMP := $(IAC_VENV)/.requirements.stamp
 
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install worker-venv run test lint bench token clean
+.PHONY: help install worker-venv run test lint typecheck bench token clean package package-deps
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
 	@echo "            (REDIS=1: also redis-server, for limits shared through REDIS_URL)"
 	@echo "make test   run the whole test suite (it starts its own stack on free ports) and list"
 	@echo "            its slowest tests"
-	@echo "make lint   ruff check ."
+	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench  run the benchmarks"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
+	@echo "make package  build dist/function-app.zip for Azure (Linux x64 wheels) and smoke-test it"
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -72,24 +76,48 @@ $(NPM_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+$(IAC_STAMP): requirements-iac.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required" >&2; exit 1; }
+	@rm -rf $(IAC_VENV)
+	@$(PYTHON) -m venv $(IAC_VENV) 2>/dev/null || { rm -rf $(IAC_VENV) && \
+		$(PYTHON) -m venv --without-pip $(IAC_VENV) && \
+		$(PYTHON) -m pip --python $(IAC_VENV)/bin/python install --quiet pip; }
+	$(IAC_VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-iac.txt
+	@touch $@
+
 # REDIS=1 also starts redis-server (limits shared through REDIS_URL); without it the app keeps
 # its limits in-process, as it does in Azure when REDIS_URL is unset.
 run: install
 	$(PY) -m devhost stack $(if $(REDIS),--redis)
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
-test: install worker-venv
+# Types first: a type error fails in seconds, not after the integration tests.
+# (tests/test_architecture.py checks the import contracts and file lengths in pytest.)
+test: install typecheck $(IAC_STAMP) worker-venv
 	bash scripts/install-test-tools.sh
 	$(PY) -m pytest --durations=25 --durations-min=2
 
-lint: install
+lint: install typecheck
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+typecheck: install
+	$(PY) -m mypy
 
 bench: install
 	$(PY) -m bench
 
 token: install
 	@$(PY) -m devhost token --sub "$(SUB)" --role "$(ROLE)"
+
+# The deployment package: Linux x64 wheels into .python_packages (what azd's prepackage hook
+# runs), then the zip of what .funcignore lets through, its size, and a smoke test that imports
+# function_app from the unpacked zip in a clean Python 3.11.
+package-deps: install
+	$(PY) infra/package/build.py deps
+
+package: install
+	$(PY) infra/package/build.py all
 
 clean:
 	rm -rf .local

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import tempfile
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devhost.hostprocess import DevhostProcess
 from devhost.ports import StackPorts, free_ports
@@ -37,7 +38,7 @@ class Bench:
     def token(self, sub: str, role: str = "admin") -> str:
         return mint_token(sub, role, self.env["JWT_SECRET"])
 
-    def container(self):
+    def container(self) -> ContainerClient:
         service = BlobServiceClient.from_connection_string(self.env["AzureWebJobsStorage"])
         return service.get_container_client("visiobook-files")
 
@@ -97,7 +98,7 @@ def interleaved(runs: int, actions: dict[str, Callable[[int], object]]) -> dict[
     times: dict[str, list[float]] = {name: [] for name in actions}
     for run in range(runs):
         for name, action in actions.items():
-            times[name].append(timed(lambda a=action, r=run: a(r)))
+            times[name].append(timed(functools.partial(action, run)))
     return {name: statistics.median(values) for name, values in times.items()}
 
 

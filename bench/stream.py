@@ -7,8 +7,11 @@ import base64
 import os
 import random
 import uuid
+from pathlib import Path
+from typing import Any
 
 import httpx
+from azure.storage.blob import BlobClient
 
 from bench.harness import Bench, MiB, interleaved, make_file, row
 
@@ -23,13 +26,14 @@ def _offsets(seed: int) -> list[int]:
     return [rng.randrange(0, FILE_SIZE - READ) for _ in range(READS)]
 
 
-def _upload(client: httpx.Client, token: str, path) -> str:
+def _upload(client: httpx.Client, token: str, path: Path) -> dict[str, Any]:
     with path.open("rb") as body:
         response = client.post("/api/v1/storage/upload",
                                headers={"Authorization": f"Bearer {token}"},
                                files={"file": (path.name, body, "video/mp4")})
     response.raise_for_status()
-    return response.json()["file"]
+    file: dict[str, Any] = response.json()["file"]
+    return file
 
 
 def _api_reads(client: httpx.Client, token: str, file_id: str, seed: int) -> None:
@@ -40,7 +44,7 @@ def _api_reads(client: httpx.Client, token: str, file_id: str, seed: int) -> Non
         assert response.status_code == 206 and len(response.content) == READ
 
 
-def _sdk_reads(blob, seed: int) -> None:
+def _sdk_reads(blob: BlobClient, seed: int) -> None:
     for offset in _offsets(seed):
         assert len(blob.download_blob(offset=offset, length=READ).readall()) == READ
 

@@ -8,8 +8,11 @@ import hashlib
 import http.client
 import urllib.parse
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from azure.storage.blob import BlobBlock, ContainerClient
 
 from bench.harness import Bench, MiB, PeakRss, interleaved, make_file, row
 
@@ -37,7 +40,8 @@ def _api_upload(url: str, token: str, path: Path) -> None:
         yield tail
 
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300, blocksize=MiB)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=300,
+                                      blocksize=MiB)
     try:
         conn.request("POST", "/api/v1/storage/upload", body=body(), headers={
             "Authorization": f"Bearer {token}",
@@ -52,20 +56,20 @@ def _api_upload(url: str, token: str, path: Path) -> None:
         conn.close()
 
 
-def _sdk_single_put(container, data: bytes) -> None:
+def _sdk_single_put(container: ContainerClient, data: bytes) -> None:
     container.upload_blob(f"bench/{uuid.uuid4()}", data)
 
 
-def _sdk_streamed(container, path: Path) -> None:
+def _sdk_streamed(container: ContainerClient, path: Path) -> None:
     # A stream of unknown length: the SDK stages blocks and commits them, as the API must.
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         with path.open("rb") as f:
             while block := f.read(4 * MiB):
                 yield block
     container.upload_blob(f"bench/{uuid.uuid4()}", chunks())
 
 
-def _sdk_blocks_with_md5(container, data: bytes) -> None:
+def _sdk_blocks_with_md5(container: ContainerClient, data: bytes) -> None:
     """The API's write path done directly from memory: 8 MiB blocks, each with its MD5,
     two in flight, then the block list. The ceiling of any staged upload on this Azurite."""
     blob = container.get_blob_client(f"bench/{uuid.uuid4()}")
@@ -80,7 +84,7 @@ def _sdk_blocks_with_md5(container, data: bytes) -> None:
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(stage, range(len(ids))))
-    blob.commit_block_list(ids)
+    blob.commit_block_list([BlobBlock(block_id) for block_id in ids])
 
 
 def _fresh_owner(bench: Bench) -> str:
@@ -104,6 +108,7 @@ def run(bench: Bench) -> list[str]:
         })
         peaks = {}
         for path in (large, huge):
+            assert host.pid is not None
             with PeakRss(host.pid) as rss:
                 _api_upload(host.url, _fresh_owner(bench), path)
             peaks[path] = rss.peak

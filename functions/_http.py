@@ -20,6 +20,7 @@ from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ValidationError
 
+from functions._context import app_context
 from shared.auth import Principal, authenticate
 from shared.errors import (
     ApiError,
@@ -76,7 +77,7 @@ def endpoint(handler: Handler) -> Handler:
 
 
 def principal_of(req: Request) -> Principal:
-    return authenticate(req.headers.get("authorization"))
+    return authenticate(req.headers.get("authorization"), app_context().settings)
 
 
 def optional_principal(req: Request) -> Principal | None:

@@ -11,6 +11,7 @@ import logging
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
+from functions._context import app_context
 from shared.backup import back_up
 
 bp = func.Blueprint()
@@ -20,5 +21,5 @@ log = logging.getLogger(__name__)
 @bp.blob_trigger(arg_name="client", path="%AZURE_CONTAINER_NAME%/{name}",
                  connection="AzureWebJobsStorage", source=func.BlobSource.EVENT_GRID)
 async def backup_new_blob(client: blob.BlobClient) -> None:
-    state = await back_up(client.blob_name)
+    state = await back_up(app_context(), client.blob_name)
     log.info("backup of %s: %s", client.blob_name, state)

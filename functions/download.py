@@ -13,6 +13,7 @@ from azurefunctions.extensions.http.fastapi import (
     StreamingResponse,
 )
 
+from functions._context import app_context
 from functions._http import endpoint, optional_principal, query_model
 from shared.delivery.download import DownloadQuery, Redirect, download
 from shared.delivery.stream import StreamResponse, stream
@@ -49,7 +50,7 @@ async def _send(result: StreamResponse, method: str) -> Response:
 @endpoint
 async def download_file(req: Request) -> Response:
     principal = optional_principal(req)
-    result = await download(principal, req.path_params["file_id"],
+    result = await download(app_context(), principal, req.path_params["file_id"],
                             query_model(req, DownloadQuery))
     if isinstance(result, Redirect):
         return RedirectResponse(result.url, status_code=302, headers=result.headers)
@@ -60,5 +61,6 @@ async def download_file(req: Request) -> Response:
 @endpoint
 async def stream_file(req: Request) -> Response:
     principal = optional_principal(req)
-    result = await stream(principal, req.path_params["file_id"], req.method, req.headers)
+    result = await stream(app_context(), principal, req.path_params["file_id"], req.method,
+                          req.headers)
     return await _send(result, req.method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
+from functions._context import app_context
 from functions._http import body_model, endpoint, json_response, principal_of, query_model
 from shared.errors import ValidationFailed
 from shared.files import service
@@ -25,14 +26,16 @@ def _flag(req: Request, name: str) -> bool:
 @endpoint
 async def list_files(req: Request) -> JSONResponse:
     principal = principal_of(req)
-    return json_response(await service.list_files(principal, query_model(req, ListQuery)))
+    query = query_model(req, ListQuery)
+    return json_response(await service.list_files(app_context(), principal, query))
 
 
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["GET"], auth_level=ANON)
 @endpoint
 async def get_file(req: Request) -> JSONResponse:
     principal = principal_of(req)
-    return json_response(await service.file_detail(principal, req.path_params["file_id"]))
+    file_id = req.path_params["file_id"]
+    return json_response(await service.file_detail(app_context(), principal, file_id))
 
 
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["PUT"], auth_level=ANON)
@@ -41,7 +44,7 @@ async def update_file(req: Request) -> JSONResponse:
     principal = principal_of(req)
     update = await body_model(req, FileUpdate)
     return json_response(
-        await service.update_file(principal, req.path_params["file_id"], update)
+        await service.update_file(app_context(), principal, req.path_params["file_id"], update)
     )
 
 
@@ -49,7 +52,7 @@ async def update_file(req: Request) -> JSONResponse:
 @endpoint
 async def delete_file(req: Request) -> JSONResponse:
     principal = principal_of(req)
-    result = await service.delete_file(principal, req.path_params["file_id"],
+    result = await service.delete_file(app_context(), principal, req.path_params["file_id"],
                                        permanent=_flag(req, "permanent"))
     return json_response(result)
 
@@ -58,4 +61,5 @@ async def delete_file(req: Request) -> JSONResponse:
 @endpoint
 async def restore_file(req: Request) -> JSONResponse:
     principal = principal_of(req)
-    return json_response(await service.restore_file(principal, req.path_params["file_id"]))
+    file_id = req.path_params["file_id"]
+    return json_response(await service.restore_file(app_context(), principal, file_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
+from functions._context import app_context
 from functions._http import endpoint, json_response
 from shared import health
 
@@ -14,5 +15,5 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 async def health_check(req: Request) -> JSONResponse:
-    code, body = await health.check()
+    code, body = await health.check(app_context())
     return json_response(body, status=code, headers={"Cache-Control": "no-store"})

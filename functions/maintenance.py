@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from functions._context import app_context
 from shared.lifecycle import run_maintenance
 
 bp = func.Blueprint()
@@ -11,4 +12,4 @@ bp = func.Blueprint()
 
 @bp.timer_trigger(arg_name="timer", schedule="%LIFECYCLE_SCHEDULE%", run_on_startup=False)
 async def lifecycle_maintenance(timer: func.TimerRequest) -> None:
-    await run_maintenance()
+    await run_maintenance(app_context())

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
+from functions._context import app_context
 from functions._http import endpoint, json_response, principal_of
 from shared.files.upload import UploadRequest, upload_file
 
@@ -41,7 +42,7 @@ async def upload(req: Request) -> JSONResponse:
             content_length=int(length) if length and length.isdigit() else None,
             checksum_md5=req.headers.get("x-file-checksum"),
         )
-        result = await upload_file(request, body)
+        result = await upload_file(app_context(), request, body)
     except Exception:
         if req.headers.get("expect", "").lower() != "100-continue":
             await _drain(body, _DRAIN_LIMIT)

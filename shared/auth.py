@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import jwt
 
@@ -60,7 +61,7 @@ def _role_from_claims(claims: dict) -> Role:
 
 def _decode(token: str, settings: Settings) -> dict:
     options = {"require": ["exp", "sub"]}
-    common = {
+    common: dict[str, Any] = {
         "audience": settings.jwt_audience or None,
         "issuer": settings.jwt_issuer or None,
         "options": options | {"verify_aud": bool(settings.jwt_audience)},

@@ -12,16 +12,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import SERVICE_NAME, SERVICE_VERSION, db
-from shared.queues import pending_messages
-from shared.settings import get_settings
-from shared.storage import backup_store, primary_store
+from shared import SERVICE_NAME, SERVICE_VERSION
+from shared.context import AppContext
 
 PROBE_TIMEOUT_SECONDS = 1.5  # a health check must answer before its caller gives up
-REQUIRED = ("database", "azure_blob", "processing_queue")
+Probe = Callable[[], Awaitable[dict[str, Any]]]
 
 
-async def _timed(probe: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+async def _timed(probe: Probe) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         extra = await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
@@ -33,40 +31,39 @@ async def _timed(probe: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, An
     return {"status": status, "responseTime": f"{elapsed}ms", **extra}
 
 
-async def _database() -> dict[str, Any]:
-    async with db.connection() as conn:
-        await conn.execute("SELECT 1")
-    return {}
+def _probes(ctx: AppContext) -> dict[str, Probe]:
+    async def database() -> dict[str, Any]:
+        async with ctx.db.connection() as repo:
+            await repo.ping()
+        return {}
+
+    async def queue() -> dict[str, Any]:
+        return {"pending_jobs": await ctx.queues.pending(ctx.settings.transform_queue)}
+
+    async def cdn() -> dict[str, Any]:
+        # Reports the configured endpoint only: nothing probes a CDN until one is wired in.
+        endpoint = ctx.settings.cdn_endpoint
+        return {"provider": "azure_front_door" if endpoint else "none",
+                "endpoint": endpoint or None}
+
+    # The primary store is reported under its provider's name (azure_blob or aws_s3).
+    probes: dict[str, Probe] = {"database": database, ctx.stores.primary.name:
+                                ctx.stores.primary.probe, "processing_queue": queue,
+                                "cdn": cdn}
+    if ctx.settings.backup_enabled:
+        # With an S3 primary, "aws_s3" names the primary; the backup gets its own name.
+        backup = "aws_s3_backup" if ctx.stores.primary.name == "aws_s3" else "aws_s3"
+        probes[backup] = ctx.backup.probe
+    return probes
 
 
-async def _azure_blob() -> dict[str, Any]:
-    return await primary_store().probe()
-
-
-async def _aws_s3() -> dict[str, Any]:
-    return await backup_store().probe()
-
-
-async def _queue() -> dict[str, Any]:
-    return {"pending_jobs": await pending_messages(get_settings().transform_queue)}
-
-
-async def _cdn() -> dict[str, Any]:
-    endpoint = get_settings().cdn_endpoint
-    return {"provider": "azure_front_door" if endpoint else "none", "endpoint": endpoint or None}
-
-
-async def check() -> tuple[int, dict[str, Any]]:
-    probes: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
-        "database": _database, "azure_blob": _azure_blob, "processing_queue": _queue,
-        "cdn": _cdn,
-    }
-    if get_settings().backup_enabled:
-        probes["aws_s3"] = _aws_s3
+async def check(ctx: AppContext) -> tuple[int, dict[str, Any]]:
+    probes = _probes(ctx)
+    required = {"database", ctx.stores.primary.name, "processing_queue"}
     results = await asyncio.gather(*(_timed(p) for p in probes.values()))
     checks = dict(zip(probes, results, strict=True))
     down = {name for name, result in checks.items() if result["status"] != "UP"}
-    if down & set(REQUIRED):
+    if down & required:
         status, code = "DOWN", 503
     elif down:
         status, code = "DEGRADED", 200

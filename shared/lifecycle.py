@@ -4,56 +4,56 @@ remove files past ``expires_at``, and let the backup copies catch up."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
-from shared import backup, db
-from shared.files import repository
-from shared.storage import primary_store
+from shared import backup
+from shared.context import AppContext
+from shared.db import FileRepository
+from shared.files.service import delete_stored_bytes
 
 log = logging.getLogger(__name__)
 _BATCH = 100
 
 
-async def _remove(row: dict[str, Any]) -> None:
-    """Delete a file for good: row, quota (if still counted), primary bytes, backup copy."""
-    async with db.transaction() as conn:
-        locked = await repository.get_file(conn, row["id"], for_update=True)
-        if locked is None:
+async def _remove(ctx: AppContext, file_id: str) -> None:
+    """Delete a file for good: row, quota (if still counted), stored bytes, backup copy."""
+    async with ctx.db.transaction() as repo:
+        row = await repo.files.get(file_id, for_update=True)
+        if row is None:
             return
-        if locked["deleted_at"] is None:
-            await repository.release_usage(conn, locked["user_id"], locked["size_bytes"])
-        await repository.mark_backup_for_deletion(conn, locked["file_path"])
-        await repository.delete_file_row(conn, locked["id"])
-    await primary_store().delete(row["file_path"])
+        if row["deleted_at"] is None:
+            await repo.usage.release(row["user_id"], row["size_bytes"])
+        await repo.backups.mark_for_deletion(row["file_path"])
+        await repo.files.delete(file_id)
+    await delete_stored_bytes(ctx, row)
 
 
-async def _due(condition: str) -> list[dict[str, Any]]:
-    async with db.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT id::text AS id, file_path FROM files WHERE {condition} LIMIT %s", (_BATCH,)
-        )
-        return await cur.fetchall()
+async def _remove_due(ctx: AppContext,
+                      due: Callable[[FileRepository, datetime], Awaitable[list[str]]]) -> int:
+    async with ctx.db.connection() as repo:
+        ids = await due(repo.files, ctx.clock())
+    for file_id in ids:
+        await _remove(ctx, file_id)
+    return len(ids)
 
 
-async def purge_trash() -> int:
-    rows = await _due("deleted_at IS NOT NULL AND recovery_deadline < now()")
-    for row in rows:
-        await _remove(row)
-    return len(rows)
+async def purge_trash(ctx: AppContext) -> int:
+    """Files in the trash past their recovery deadline."""
+    return await _remove_due(ctx, lambda files, now: files.trashed_before(now, _BATCH))
 
 
-async def expire_files() -> int:
-    rows = await _due("expires_at IS NOT NULL AND expires_at < now()")
-    for row in rows:
-        await _remove(row)
-    return len(rows)
+async def expire_files(ctx: AppContext) -> int:
+    """Files past ``expires_at``, in the trash or not."""
+    return await _remove_due(ctx, lambda files, now: files.expired_before(now, _BATCH))
 
 
-async def run_maintenance() -> dict[str, Any]:
+async def run_maintenance(ctx: AppContext) -> dict[str, Any]:
     report = {
-        "trash_purged": await purge_trash(),
-        "expired": await expire_files(),
-        "backups": await backup.catch_up(),
+        "trash_purged": await purge_trash(ctx),
+        "expired": await expire_files(ctx),
+        "backups": await backup.catch_up(ctx),
     }
     log.info("lifecycle maintenance: %s", report)
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,8 +57,16 @@ class Settings(BaseSettings):
     # Only the documented names are read (a field name such as CONTAINER_NAME is not).
     model_config = SettingsConfigDict(extra="ignore")
 
-    # Primary storage (Azure Blob). A connection string wins; otherwise the account
-    # name with a managed identity (DefaultAzureCredential).
+    # Where new files go: "azure_blob" (default) or "aws_s3" (the bucket PRIMARY_S3_BUCKET,
+    # reached with the AWS settings below). The value is recorded on each file's row
+    # (storage_provider), and reads use the store the row names.
+    primary_storage: Literal["azure_blob", "aws_s3"] = Field(
+        "azure_blob", validation_alias="PRIMARY_STORAGE"
+    )
+    primary_s3_bucket: str = Field("visiobook-files", validation_alias="PRIMARY_S3_BUCKET")
+
+    # Azure Blob. A connection string wins; otherwise the account name with a managed
+    # identity (DefaultAzureCredential).
     host_storage: str = Field("", validation_alias="AzureWebJobsStorage")
     storage_connection_string: str = Field("", validation_alias="AZURE_STORAGE_CONNECTION_STRING")
     storage_account: str = Field("", validation_alias="AZURE_STORAGE_ACCOUNT")
@@ -66,7 +74,8 @@ class Settings(BaseSettings):
     container_name: str = Field("visiobook-files", validation_alias="AZURE_CONTAINER_NAME")
     transform_queue: str = Field("transformations", validation_alias="TRANSFORM_QUEUE_NAME")
 
-    # Backup storage (S3). boto3 reads its own AWS_* variables; these are the ones we use.
+    # Backup storage (S3), and the S3 primary's region and endpoint. boto3 reads its own
+    # AWS_* variables (credentials); these are the ones we use.
     s3_bucket: str = Field("visiobook-backup", validation_alias="AWS_S3_BUCKET")
     aws_region: str = Field("eu-west-1", validation_alias="AWS_REGION")
     s3_endpoint_url: str = Field(
@@ -117,9 +126,6 @@ class Settings(BaseSettings):
     # URLs shown to clients
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")
     cdn_endpoint: str = Field("", validation_alias="AZURE_CDN_ENDPOINT")
-    cdn_cache_ttl: int = Field(86400, validation_alias="CDN_CACHE_TTL")
-
-    log_level: str = Field("info", validation_alias="LOG_LEVEL")
 
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
                      "upload_block_size", "stream_max_open_range", mode="before")

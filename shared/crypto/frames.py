@@ -244,7 +244,7 @@ class FrameDecryptor:
         """Feeding at most this much at a time yields at most one frame per call."""
         return self._span.frame_size + TAG_SIZE
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         """Consume ciphertext; return the plaintext of every frame it completed."""
         out = []
         view = memoryview(data)

@@ -2,8 +2,8 @@
 
 Each file's DEK is stored wrapped, next to the id of the key that wrapped it. Rotating the
 master key means: make the new key active and move the old one to ``previous``. New files use
-the new key; old files stay readable; a background job may ``rewrap`` old DEKs (cheap: 40
-bytes each, no file is re-encrypted) before the old key is finally retired.
+the new key; old files stay readable as long as the old key stays in ``previous`` (no job
+re-wraps old DEKs yet, so a key is never retired).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 
 from shared.crypto.frames import KEY_SIZE, IntegrityError, new_data_key
+from shared.settings import Settings
 
 
 class UnknownKeyError(LookupError):
@@ -168,15 +169,24 @@ class KeyRing:
             raise UnknownKeyError(f"no configured key has id {key_id!r}")
         return wrapper.unwrap(wrapped)
 
-    def needs_rewrap(self, key_id: str) -> bool:
-        return self.enabled and key_id != self.active_key_id
-
-    def rewrap(self, key_id: str, wrapped: bytes) -> WrappedKey:
-        """Re-wrap a stored DEK under the active key (rotation without re-encrypting files)."""
-        return self.wrap(self.unwrap(key_id, wrapped))
-
     def __repr__(self) -> str:
         return f"KeyRing(active={self.active_key_id!r}, keys={sorted(self._by_id)!r})"
+
+
+def keyring_for(settings: Settings) -> KeyRing:
+    """The ring the settings describe: a Key Vault key when one is named (in Azure), else
+    ``ENCRYPTION_KEY``; previous keys of both kinds keep older files readable."""
+    if not settings.encryption_key_vault_key:
+        return KeyRing.from_settings(settings.encryption_key, settings.encryption_previous_keys)
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential()
+    previous: list[KeyWrapper] = [
+        KeyVaultKeyWrapper(url, credential) for url in settings.encryption_previous_vault_keys
+    ]
+    # Files sealed under a local key before moving to Key Vault stay readable.
+    previous += [_local_from_b64(key) for key in settings.encryption_previous_keys]
+    return KeyRing(KeyVaultKeyWrapper(settings.encryption_key_vault_key, credential), previous)
 
 
 def _local_from_b64(value: str) -> LocalKeyWrapper:

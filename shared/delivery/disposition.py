@@ -17,21 +17,13 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-MAX_FILENAME_BYTES = 255
-FALLBACK_NAME = "download"
+from shared.names import FALLBACK_NAME, sanitize_filename
 
-# Unicode categories dropped from names: controls (C0, DEL, C1), format characters (bidi
-# overrides such as U+202E that disguise "gpj.exe" as "exe.jpg", zero-width characters) and
-# lone surrogates (not encodable as UTF-8).
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-# Characters that are not allowed in file names on Windows: the downloader's file system.
-_RESERVED = str.maketrans({c: "_" for c in '<>:"|?*'})
 # RFC 8187 attr-char minus ALPHA / DIGIT, which quote() never escapes.
 _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # In the quoted fallback: `\` is an escape, `%` is decoded by some agents (RFC 6266 App. D),
 # `;` and `,` confuse naive parsers.
 _FALLBACK_UNSAFE = re.compile(r'[^\x20-\x7e]|[\\%;,"]')
-_WHITESPACE = re.compile(r"\s+")
 _TOKEN = r"[!#$%&'*+.^_`|~0-9a-z-]+"
 _ESSENCE = re.compile(f"{_TOKEN}/{_TOKEN}")
 
@@ -65,23 +57,6 @@ _ACTIVE_TYPES = frozenset(
         "text/x-javascript",
     }
 )
-
-
-def sanitize_filename(name: str) -> str:
-    """A file name that is safe to store, display and send back in a header.
-
-    Keeps only the last path component, drops control and format characters, replaces the
-    characters Windows forbids with ``_``, collapses whitespace, trims leading dots and spaces
-    (no hidden files, no ``..``) and trailing ones (Windows drops them), and keeps at most
-    255 UTF-8 bytes, preserving the extension when it can. Never returns an empty string.
-    """
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(c for c in name if unicodedata.category(c) not in _DROPPED_CATEGORIES)
-    components = [part for part in re.split(r"[/\\]", name) if part.strip(" .")]
-    name = components[-1] if components else ""
-    name = _WHITESPACE.sub(" ", name.translate(_RESERVED))
-    name = _truncate(name.lstrip(" .").rstrip(" ."), MAX_FILENAME_BYTES)
-    return name.rstrip(" .") or FALLBACK_NAME
 
 
 def content_disposition(disposition: str, filename: str | None) -> str:
@@ -118,16 +93,3 @@ def must_download(mime_type: str) -> bool:
     if not _ESSENCE.fullmatch(essence):
         return True
     return essence in _ACTIVE_TYPES or essence.endswith("+xml")
-
-
-def _truncate(name: str, limit: int) -> str:
-    """Cut ``name`` to ``limit`` UTF-8 bytes on a character boundary, keeping a short extension."""
-    if len(name.encode("utf-8")) <= limit:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    suffix = dot + extension
-    if not stem or len(suffix.encode("utf-8")) > 16:
-        stem, suffix = name, ""
-    budget = limit - len(suffix.encode("utf-8"))
-    cut = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
-    return cut + suffix

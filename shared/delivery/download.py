@@ -1,5 +1,6 @@
 """``/download``: a 302 to a short-lived signed URL (SAS) when the stored bytes are what the
-client should get; encrypted files are decrypted and streamed by the service instead."""
+client should get; encrypted files (and stores that cannot sign a URL) are streamed by the
+service instead."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal
+from shared.context import AppContext
 from shared.delivery.stream import StreamResponse, representation_headers, whole
 from shared.files.service import readable_file
-from shared.settings import get_settings
-from shared.storage import primary_store
 
 
 class DownloadQuery(BaseModel):
@@ -26,24 +26,26 @@ class Redirect:
     headers: dict[str, str]
 
 
-async def download(principal: Principal | None, file_id: str, query: DownloadQuery
-                   ) -> Redirect | StreamResponse:
-    settings = get_settings()
-    row = await readable_file(principal, file_id)
+async def download(ctx: AppContext, principal: Principal | None, file_id: str,
+                   query: DownloadQuery) -> Redirect | StreamResponse:
+    settings = ctx.settings
+    row = await readable_file(ctx, principal, file_id)
     headers = representation_headers(row, disposition=query.disposition,
                                      filename=query.filename)
     if row.get("encryption"):
-        return whole(row, headers)  # a SAS would hand out ciphertext
+        return whole(ctx, row, headers)  # a SAS would hand out ciphertext
     # The storage service sends the same safe headers with the bytes (SAS overrides).
-    url = await primary_store().signed_url(
+    url = await ctx.stores.of(row).signed_url(
         row["file_path"], expires_in=settings.signed_url_expires,
         content_type=row["mime_type"], content_disposition=headers["Content-Disposition"],
     )
+    if url is None:
+        return whole(ctx, row, headers)
     # The redirect may be cached only while its URL is valid; never by a shared cache
     # when the file is private.
     max_age = max(settings.signed_url_expires - 60, 0)
     scope = "public" if row["is_public"] else "private"
-    return Redirect(url=url or "", headers={
+    return Redirect(url=url, headers={
         "Cache-Control": f"{scope}, max-age={max_age}",
         "Content-Disposition": headers["Content-Disposition"],
         "X-Content-Type-Options": "nosniff",

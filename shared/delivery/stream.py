@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from shared.auth import Principal
+from shared.context import AppContext
+from shared.db import Row
 from shared.delivery import conditional, ranges
 from shared.delivery.disposition import content_disposition, must_download
 from shared.errors import PreconditionFailed, RangeNotSatisfiable
 from shared.files.content import read_plain
 from shared.files.service import readable_file
-from shared.settings import get_settings
 
 
 @dataclass
@@ -29,7 +29,7 @@ class StreamResponse:
     length: int = 0
 
 
-def representation_headers(row: dict[str, Any], *, disposition: str = "inline",
+def representation_headers(row: Row, *, disposition: str = "inline",
                            filename: str | None = None) -> dict[str, str]:
     """Headers every response carrying (or describing) the file's bytes sends.
 
@@ -47,34 +47,35 @@ def representation_headers(row: dict[str, Any], *, disposition: str = "inline",
     }
 
 
-async def _multipart_body(row: dict[str, Any], parts: list[tuple[bytes, ranges.ByteRange]],
-                          trailer: bytes) -> AsyncIterator[bytes]:
+async def _multipart_body(ctx: AppContext, row: Row,
+                          parts: list[tuple[bytes, ranges.ByteRange]], trailer: bytes
+                          ) -> AsyncIterator[bytes]:
     for head, byte_range in parts:
         yield head
-        async for chunk in read_plain(row, byte_range.start, byte_range.end):
+        async for chunk in read_plain(ctx, row, byte_range.start, byte_range.end):
             yield chunk
     yield trailer
 
 
-def _partial(row: dict[str, Any], request: ranges.RangeRequest, headers: dict[str, str]
-             ) -> StreamResponse:
+def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
+             headers: dict[str, str]) -> StreamResponse:
     size, mime = row["size_bytes"], row["mime_type"]
     if len(request.ranges) == 1:
-        byte_range = ranges.bounded(request.ranges[0], get_settings().stream_max_open_range)
+        byte_range = ranges.bounded(request.ranges[0], ctx.settings.stream_max_open_range)
         headers |= {"Content-Type": mime, "Content-Range": byte_range.content_range(size)}
-        return StreamResponse(206, headers, read_plain(row, byte_range.start, byte_range.end),
-                              byte_range.length)
+        body = read_plain(ctx, row, byte_range.start, byte_range.end)
+        return StreamResponse(206, headers, body, byte_range.length)
     boundary = ranges.multipart_boundary()
     parts = ranges.multipart_parts(request.ranges, size, mime, boundary)
     length = ranges.multipart_length(request.ranges, size, mime, boundary)
     headers["Content-Type"] = ranges.multipart_content_type(boundary)
-    body = _multipart_body(row, parts, ranges.multipart_trailer(boundary))
+    body = _multipart_body(ctx, row, parts, ranges.multipart_trailer(boundary))
     return StreamResponse(206, headers, body, length)
 
 
-async def stream(principal: Principal | None, file_id: str, method: str,
+async def stream(ctx: AppContext, principal: Principal | None, file_id: str, method: str,
                  request_headers: Mapping[str, str]) -> StreamResponse:
-    row = await readable_file(principal, file_id)
+    row = await readable_file(ctx, principal, file_id)
     headers = representation_headers(row)
     etag, last_modified = headers["ETag"], row["created_at"]
     verdict = conditional.evaluate(
@@ -102,11 +103,12 @@ async def stream(principal: Principal | None, file_id: str, method: str,
             headers={"Content-Range": ranges.unsatisfied_content_range(size), **headers},
         )
     if request.satisfiable:
-        return _partial(row, request, headers)
-    return whole(row, headers)
+        return _partial(ctx, row, request, headers)
+    return whole(ctx, row, headers)
 
 
-def whole(row: dict[str, Any], headers: dict[str, str]) -> StreamResponse:
+def whole(ctx: AppContext, row: Row, headers: dict[str, str]) -> StreamResponse:
     size = row["size_bytes"]
     headers = {**headers, "Content-Type": row["mime_type"]}
-    return StreamResponse(200, headers, read_plain(row, 0, size - 1) if size else None, size)
+    body = read_plain(ctx, row, 0, size - 1) if size else None
+    return StreamResponse(200, headers, body, size)

@@ -1,9 +1,10 @@
 """A file's bytes at rest: encrypted on the way in when a key is configured, and read back
 as plaintext (any byte range) on the way out.
 
-Each file gets its own data key, wrapped by the active master key (``ENCRYPTION_KEY``
-locally, a Key Vault key in Azure); the envelope (scheme, frame size, key id, wrapped
-key) is stored on the file's row, never in the blob.
+Each file gets its own data key, wrapped by the active master key of the context's key ring
+(``ENCRYPTION_KEY`` locally, a Key Vault key in Azure); the envelope (scheme, frame size, key
+id, wrapped key) is stored on the file's row, never in the blob. Bytes are read from the store
+that the row names (``storage_provider``).
 """
 
 from __future__ import annotations
@@ -11,41 +12,15 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from shared.context import AppContext
 from shared.crypto import frames
-from shared.crypto.keys import (
-    KeyRing,
-    KeyUnwrapError,
-    KeyVaultKeyWrapper,
-    KeyWrapper,
-    LocalKeyWrapper,
-    UnknownKeyError,
-)
+from shared.crypto.keys import KeyRing, KeyUnwrapError, UnknownKeyError
+from shared.db import Row
 from shared.errors import EncryptionKeyUnavailable, IntegrityFailure
-from shared.settings import get_settings
-from shared.storage import primary_store
 
 SCHEME = "aes-256-gcm-frames-v1"
-
-
-@lru_cache(maxsize=1)
-def keyring() -> KeyRing:
-    settings = get_settings()
-    if settings.encryption_key_vault_key:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
-        previous: list[KeyWrapper] = [
-            KeyVaultKeyWrapper(url, credential) for url in settings.encryption_previous_vault_keys
-        ]
-        # Files sealed under a local key before moving to Key Vault stay readable.
-        previous += [LocalKeyWrapper(base64.b64decode(key))
-                     for key in settings.encryption_previous_keys]
-        return KeyRing(KeyVaultKeyWrapper(settings.encryption_key_vault_key, credential),
-                       previous)
-    return KeyRing.from_settings(settings.encryption_key, settings.encryption_previous_keys)
 
 
 @dataclass
@@ -57,12 +32,11 @@ class Sealer:
 
     @property
     def key_id(self) -> str:
-        return self.envelope["key_id"]
+        return str(self.envelope["key_id"])
 
 
-def new_sealer() -> Sealer | None:
+def new_sealer(ring: KeyRing) -> Sealer | None:
     """A sealer for a new file, or None when encryption at rest is off."""
-    ring = keyring()
     if not ring.enabled:
         return None
     dek, wrapped = ring.new_data_key()
@@ -71,11 +45,11 @@ def new_sealer() -> Sealer | None:
     return Sealer(frames.FrameEncryptor(dek), envelope)
 
 
-def _data_key(envelope: dict[str, Any]) -> bytes:
+def _data_key(ring: KeyRing, envelope: dict[str, Any]) -> bytes:
     if envelope.get("scheme") != SCHEME:
         raise EncryptionKeyUnavailable(details={"scheme": envelope.get("scheme")})
     try:
-        return keyring().unwrap(envelope["key_id"], base64.b64decode(envelope["wrapped_key"]))
+        return ring.unwrap(envelope["key_id"], base64.b64decode(envelope["wrapped_key"]))
     except (UnknownKeyError, KeyUnwrapError) as exc:
         raise EncryptionKeyUnavailable(details={"key_id": envelope["key_id"]}) from exc
 
@@ -88,17 +62,17 @@ async def _checked(plain: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         raise IntegrityFailure() from exc
 
 
-def read_plain(row: dict[str, Any], start: int, end: int) -> AsyncIterator[bytes]:
+def read_plain(ctx: AppContext, row: Row, start: int, end: int) -> AsyncIterator[bytes]:
     """Plaintext bytes ``start..end`` (inclusive) of a stored file.
 
     Only what is needed is read from storage (the whole frames around the range when the
     file is encrypted). The data key is unwrapped here, before any byte is sent, so a
     missing key is an error response rather than a broken stream.
     """
-    store, path, envelope = primary_store(), row["file_path"], row.get("encryption")
+    store, path, envelope = ctx.stores.of(row), row["file_path"], row.get("encryption")
     if not envelope:
         return store.read(path, start, end - start + 1)
-    dek = _data_key(envelope)
+    dek = _data_key(ctx.keyring, envelope)
     size = row["size_bytes"]
     span = frames.cipher_span(start, end, size, frame_size=envelope["frame_size"])
     chunks = store.read(path, span.cipher_start, span.cipher_length)

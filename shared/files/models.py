@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.db import SortField
+
 Tag = str
-SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
-                    "mime_type"]
 
 _MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from psycopg import AsyncConnection, errors
-
-from shared import db
 from shared.auth import Principal
+from shared.context import AppContext
+from shared.db import DuplicateKey, FileListing, Repository, Row
 from shared.errors import (
     DuplicateFile,
     Forbidden,
@@ -19,7 +19,7 @@ from shared.errors import (
     QuotaExceeded,
     RecoveryExpired,
 )
-from shared.files import quotas, repository
+from shared.files import quotas
 from shared.files.models import (
     DeleteResponse,
     FileDetailResponse,
@@ -35,9 +35,9 @@ from shared.files.models import (
     TransformationSummary,
 )
 from shared.files.urls import file_urls
-from shared.settings import Settings, get_settings
-from shared.storage import primary_store
+from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 ACCESS_RESOLUTION = timedelta(hours=1)
 
 
@@ -49,7 +49,7 @@ def _valid_uuid(value: str) -> bool:
     return True
 
 
-def can_read(principal: Principal | None, row: dict[str, Any], *, allow_public: bool) -> bool:
+def can_read(principal: Principal | None, row: Row, *, allow_public: bool) -> bool:
     if allow_public and row["is_public"] and row["deleted_at"] is None:
         return True
     if principal is None:
@@ -57,11 +57,11 @@ def can_read(principal: Principal | None, row: dict[str, Any], *, allow_public: 
     return principal.is_admin or row["user_id"] == principal.user_id
 
 
-async def load_file(conn: AsyncConnection, principal: Principal | None, file_id: str, *,
+async def load_file(repo: Repository, principal: Principal | None, file_id: str, *,
                     allow_public: bool = False, include_trashed: bool = False,
-                    for_update: bool = False) -> dict[str, Any]:
+                    for_update: bool = False) -> Row:
     """The file row if the principal may see it; otherwise 404 (ids cannot be probed)."""
-    row = await repository.get_file(conn, file_id, for_update=for_update) \
+    row = await repo.files.get(file_id, for_update=for_update) \
         if _valid_uuid(file_id) else None
     if row is None or not can_read(principal, row, allow_public=allow_public):
         raise NotFound(details={"file_id": file_id})
@@ -70,39 +70,47 @@ async def load_file(conn: AsyncConnection, principal: Principal | None, file_id:
     return row
 
 
-async def readable_file(principal: Principal | None, file_id: str) -> dict[str, Any]:
+async def readable_file(ctx: AppContext, principal: Principal | None, file_id: str) -> Row:
     """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
-    async with db.connection() as conn:
-        row = await load_file(conn, principal, file_id, allow_public=True)
-        now = datetime.now(UTC)
+    async with ctx.db.connection() as repo:
+        row = await load_file(repo, principal, file_id, allow_public=True)
+        now = ctx.clock()
         # Tiering needs the last access to the hour; most reads need no write at all.
         last = row["last_accessed_at"]
         if last is None or now - last > ACCESS_RESOLUTION:
-            await repository.touch_access(conn, file_id, now)
+            await repo.files.touch_access(file_id, now)
     return row
 
 
-def _summary(row: dict[str, Any], metadata: dict[str, Any], settings: Settings) -> FileSummary:
+def _summary(row: Row, metadata: dict[str, Any], settings: Settings) -> FileSummary:
     return FileSummary(**row, urls=file_urls(row["id"], settings), metadata=metadata)
 
 
-async def storage_usage(conn: AsyncConnection, principal: Principal, settings: Settings
+async def storage_usage(repo: Repository, principal: Principal, settings: Settings
                         ) -> StorageUsage:
-    used = await repository.usage_of(conn, principal.user_id)
+    used = await repo.usage.used_bytes(principal.user_id)
     quota = quotas.quota_for(principal, settings)
     return StorageUsage(used_bytes=used, quota_bytes=quota,
                         usage_percent=quotas.usage_percent(quota, used))
 
 
-async def list_files(principal: Principal, query: ListQuery) -> FileListResponse:
-    settings = get_settings()
+def _listing(owner: str, query: ListQuery) -> FileListing:
+    return FileListing(owner=owner, trashed=query.trashed, project_id=query.project_id,
+                       file_type=query.file_type, search=query.search, sort=query.sort,
+                       descending=query.order == "desc", limit=query.limit,
+                       offset=(query.page - 1) * query.limit)
+
+
+async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
+                     ) -> FileListResponse:
+    settings = ctx.settings
     if query.user_id and not principal.is_admin and query.user_id != principal.user_id:
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
-    async with db.connection() as conn:
-        rows, total = await repository.list_files(conn, owner, query)
-        metadata = await repository.metadata_for(conn, [r["id"] for r in rows])
-        usage = await storage_usage(conn, principal, settings)
+    async with ctx.db.connection() as repo:
+        rows, total = await repo.files.page(_listing(owner, query))
+        metadata = await repo.files.metadata_for([r["id"] for r in rows])
+        usage = await storage_usage(repo, principal, settings)
     return FileListResponse(
         files=[_summary(r, metadata.get(r["id"], {}), settings) for r in rows],
         pagination=Pagination(page=query.page, limit=query.limit, total=total,
@@ -111,19 +119,19 @@ async def list_files(principal: Principal, query: ListQuery) -> FileListResponse
     )
 
 
-async def file_detail(principal: Principal, file_id: str) -> FileDetailResponse:
-    settings = get_settings()
-    async with db.connection() as conn:
-        row = await load_file(conn, principal, file_id, include_trashed=True)
-        metadata = (await repository.metadata_for(conn, [file_id])).get(file_id, {})
-        transformations = await repository.transformations_for(conn, file_id)
+async def file_detail(ctx: AppContext, principal: Principal, file_id: str
+                      ) -> FileDetailResponse:
+    async with ctx.db.connection() as repo:
+        row = await load_file(repo, principal, file_id, include_trashed=True)
+        metadata = (await repo.files.metadata_for([file_id])).get(file_id, {})
+        transformations = await repo.files.transformations_for(file_id)
     return FileDetailResponse(
-        file=FileRecord(**row), metadata=metadata, urls=file_urls(row["id"], settings),
+        file=FileRecord(**row), metadata=metadata, urls=file_urls(row["id"], ctx.settings),
         transformations=[TransformationSummary(**t) for t in transformations],
     )
 
 
-async def update_file(principal: Principal, file_id: str, update: FileUpdate
+async def update_file(ctx: AppContext, principal: Principal, file_id: str, update: FileUpdate
                       ) -> FileUpdateResponse:
     changes = update.model_dump(exclude_unset=True, exclude={"metadata"})
     if update.metadata is not None:
@@ -131,35 +139,32 @@ async def update_file(principal: Principal, file_id: str, update: FileUpdate
     for key in ("original_name", "is_public"):
         if key in changes and changes[key] is None:
             del changes[key]  # these columns are NOT NULL; null means "leave as is"
-    async with db.transaction() as conn:
-        row = await load_file(conn, principal, file_id, for_update=True)
+    async with ctx.db.transaction() as repo:
+        row = await load_file(repo, principal, file_id, for_update=True)
         if changes:
-            row = await repository.update_file(conn, file_id, changes)
+            row = await repo.files.update(file_id, changes)
     return FileUpdateResponse(file=FileRecord(**row))
 
 
-async def delete_file(principal: Principal, file_id: str, *, permanent: bool
+async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, permanent: bool
                       ) -> DeleteResponse:
-    settings = get_settings()
-    now = datetime.now(UTC)
-    async with db.transaction() as conn:
-        row = await load_file(conn, principal, file_id, include_trashed=permanent,
+    settings = ctx.settings
+    now = ctx.clock()
+    async with ctx.db.transaction() as repo:
+        row = await load_file(repo, principal, file_id, include_trashed=permanent,
                               for_update=True)
         live = row["deleted_at"] is None
         if live:
-            await repository.release_usage(conn, row["user_id"], row["size_bytes"])
+            await repo.usage.release(row["user_id"], row["size_bytes"])
         if permanent:
-            await repository.mark_backup_for_deletion(conn, row["file_path"])
-            await repository.delete_file_row(conn, file_id)
+            await repo.backups.mark_for_deletion(row["file_path"])
+            await repo.files.delete(file_id)
             deadline = None
         else:
             deadline = now + timedelta(days=settings.trash_retention_days)
-            await repository.update_file(
-                conn, file_id, {"deleted_at": now, "recovery_deadline": deadline}
-            )
+            await repo.files.update(file_id, {"deleted_at": now, "recovery_deadline": deadline})
     if permanent:
-        # After the commit: if this delete fails, the lifecycle sweep finds the orphan.
-        await primary_store().delete(row["file_path"])
+        await delete_stored_bytes(ctx, row)
     freed = row["size_bytes"] if live else 0
     message = (
         "File permanently deleted." if permanent else
@@ -169,30 +174,42 @@ async def delete_file(principal: Principal, file_id: str, *, permanent: bool
                           storage_freed_bytes=freed, message=message)
 
 
-async def restore_file(principal: Principal, file_id: str) -> RestoreResponse:
-    settings = get_settings()
+async def delete_stored_bytes(ctx: AppContext, row: Row) -> None:
+    """Delete a removed file's object, after the transaction that removed its row.
+
+    The file is gone for the client either way. If the store refuses now, the object is
+    an orphan that no row names: it is logged (``orphaned object``) and nothing retries it
+    yet; reconciling the stores against the table comes with the lifecycle work.
+    """
     try:
-        async with db.transaction() as conn:
-            row = await load_file(conn, principal, file_id, include_trashed=True,
+        await ctx.stores.of(row).delete(row["file_path"])
+    except Exception as exc:  # the store's own errors are many; none may undo the delete
+        log.error("orphaned object %s (%s): %s", row["file_path"], row["storage_provider"],
+                  exc)
+
+
+async def restore_file(ctx: AppContext, principal: Principal, file_id: str
+                       ) -> RestoreResponse:
+    try:
+        async with ctx.db.transaction() as repo:
+            row = await load_file(repo, principal, file_id, include_trashed=True,
                                   for_update=True)
             if row["deleted_at"] is None:
                 raise NotInTrash(details={"file_id": file_id})
-            if row["recovery_deadline"] and row["recovery_deadline"] < datetime.now(UTC):
+            if row["recovery_deadline"] and row["recovery_deadline"] < ctx.clock():
                 raise RecoveryExpired(details={"recovery_deadline": row["recovery_deadline"]
                                          .isoformat()})
             # The owner restores within their quota; an admin restoring is not bounded.
-            quota = quotas.quota_for(principal, settings)
-            if await repository.reserve_usage(conn, row["user_id"], row["size_bytes"],
-                                              quota) is None:
-                used = await repository.usage_of(conn, row["user_id"])
+            quota = quotas.quota_for(principal, ctx.settings)
+            if await repo.usage.reserve(row["user_id"], row["size_bytes"], quota) is None:
+                used = await repo.usage.used_bytes(row["user_id"])
                 raise QuotaExceeded(details={
                     "file_size_bytes": row["size_bytes"],
                     "user_quota_remaining": quotas.remaining(quota, used),
                 })
-            row = await repository.update_file(
-                conn, file_id, {"deleted_at": None, "recovery_deadline": None}
-            )
-    except errors.UniqueViolation as exc:
+            row = await repo.files.update(file_id,
+                                          {"deleted_at": None, "recovery_deadline": None})
+    except DuplicateKey as exc:
         raise DuplicateFile("A live file with the same content already exists",
                             details={"file_id": file_id}) from exc
     return RestoreResponse(file=FileRecord(**row))

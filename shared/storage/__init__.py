@@ -1,25 +1,34 @@
-"""Object stores behind one interface: the primary (Azure Blob) and the backup (S3)."""
+"""Object stores behind one interface (``base.ObjectStore``): Azure Blob and S3, chosen by
+``PRIMARY_STORAGE``, S3 for the backup copy, and an in-memory store for tests."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from shared.settings import get_settings
+from shared.settings import Settings
 from shared.storage.azure_blob import AzureBlobStore
-from shared.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, ObjectWriter
+from shared.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectWriter,
+    Stores,
+    UnknownStorageProvider,
+)
 from shared.storage.s3 import S3Store
 
 __all__ = [
-    "ObjectInfo", "ObjectNotFound", "ObjectStore", "ObjectWriter",
-    "backup_store", "primary_store",
+    "ObjectInfo", "ObjectNotFound", "ObjectStore", "ObjectWriter", "Stores",
+    "UnknownStorageProvider", "backup_store_for", "stores_for",
 ]
 
 
-@lru_cache(maxsize=1)
-def primary_store() -> AzureBlobStore:
-    return AzureBlobStore(get_settings())
+def stores_for(settings: Settings) -> Stores:
+    """The configured primary store, and the other provider too, so that rows written before
+    a change of ``PRIMARY_STORAGE`` stay readable (clients connect lazily, on first use)."""
+    azure = AzureBlobStore(settings)
+    s3 = S3Store(settings, settings.primary_s3_bucket)
+    primary: ObjectStore = s3 if settings.primary_storage == s3.name else azure
+    return Stores(primary=primary, readable={azure.name: azure, s3.name: s3})
 
 
-@lru_cache(maxsize=1)
-def backup_store() -> S3Store:
-    return S3Store(get_settings())
+def backup_store_for(settings: Settings) -> ObjectStore:
+    return S3Store(settings, settings.s3_bucket)

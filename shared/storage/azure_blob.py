@@ -15,10 +15,16 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob import (
+    BlobBlock,
+    BlobSasPermissions,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
@@ -97,14 +103,16 @@ class AzureBlobWriter:
         if rest or not self._block_ids:
             await self._stage(rest)
         await self._drain()
+        md5 = bytearray(content_md5) if content_md5 is not None else None
         result = await self._blob.commit_block_list(
-            self._block_ids,
-            content_settings=ContentSettings(content_type=content_type, content_md5=content_md5),
+            [BlobBlock(block_id) for block_id in self._block_ids],
+            content_settings=ContentSettings(content_type=content_type, content_md5=md5),
             metadata=metadata,
             if_none_match="*",  # never overwrite: every key is generated fresh
         )
         self._committed = True
-        return ObjectInfo(size=-1, etag=result["etag"], last_modified=result["last_modified"])
+        return ObjectInfo(size=-1, etag=str(result["etag"]),
+                          last_modified=cast(datetime, result["last_modified"]))
 
     async def abort(self) -> None:
         for task in self._inflight:
@@ -126,7 +134,7 @@ class AzureBlobStore:
         self._clients: LoopLocal[BlobServiceClient] = LoopLocal(self._open)
         # Building a client is costly in the SDK (a per-request share of CPU on hot paths).
         self._containers: LoopLocal[ContainerClient] = LoopLocal(self._open_container)
-        self._delegation: tuple[datetime, object] | None = None
+        self._delegation: tuple[datetime, UserDelegationKey] | None = None
 
     async def _open(self) -> BlobServiceClient:
         sizes: dict[str, Any] = {"max_single_get_size": _READ_PIECE,
@@ -155,7 +163,7 @@ class AzureBlobStore:
     async def container(self) -> ContainerClient:
         return await self._containers.get()
 
-    async def ensure_container(self) -> None:
+    async def ensure(self) -> None:
         with contextlib.suppress(ResourceExistsError):
             await (await self.container()).create_container()
 
@@ -165,9 +173,12 @@ class AzureBlobStore:
     async def read(self, key: str, offset: int = 0, length: int | None = None
                    ) -> AsyncIterator[bytes]:
         blob = (await self.container()).get_blob_client(key)
+        # A whole read names no range: the SDK then copes with an empty blob, which
+        # answers any explicit range with 416.
+        whole = offset == 0 and length is None
         try:
-            downloader = await blob.download_blob(offset=offset, length=length,
-                                                  max_concurrency=1)
+            downloader = await blob.download_blob(offset=None if whole else offset,
+                                                  length=length, max_concurrency=1)
         except ResourceNotFoundError as exc:
             raise ObjectNotFound(key) from exc
         async for chunk in downloader.chunks():
@@ -185,13 +196,10 @@ class AzureBlobStore:
             metadata=dict(props.metadata or {}),
         )
 
-    async def delete(self, key: str) -> bool:
+    async def delete(self, key: str) -> None:
         blob = (await self.container()).get_blob_client(key)
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             await blob.delete_blob(delete_snapshots="include")
-        except ResourceNotFoundError:
-            return False
-        return True
 
     async def set_tier(self, key: str, tier: str) -> None:
         blob = (await self.container()).get_blob_client(key)
@@ -202,14 +210,10 @@ class AzureBlobStore:
         service = await self.service()
         now = datetime.now(UTC)
         expiry = now + timedelta(seconds=expires_in)
-        credential = getattr(service.credential, "account_key", None)
-        signing: dict[str, object]
-        if credential:
-            signing = {"account_key": credential}
-        else:
-            signing = {"user_delegation_key": await self._delegation_key(service, expiry)}
+        account_key = getattr(service.credential, "account_key", None)
+        delegation = None if account_key else await self._delegation_key(service, expiry)
         sas = generate_blob_sas(
-            account_name=service.account_name,
+            account_name=service.account_name or "",
             container_name=self.container_name,
             blob_name=key,
             permission=BlobSasPermissions(read=True),
@@ -217,12 +221,14 @@ class AzureBlobStore:
             expiry=expiry,
             content_type=content_type,
             content_disposition=content_disposition,
-            **signing,
+            account_key=account_key,
+            user_delegation_key=delegation,
         )
         blob_url = (await self.container()).get_blob_client(key).url
         return f"{blob_url}?{sas}"
 
-    async def _delegation_key(self, service: BlobServiceClient, expiry: datetime) -> object:
+    async def _delegation_key(self, service: BlobServiceClient, expiry: datetime
+                              ) -> UserDelegationKey:
         # One delegation key serves many SAS; renew it well before it runs out.
         if self._delegation and self._delegation[0] > expiry:
             return self._delegation[1]

@@ -1,15 +1,16 @@
-"""The one small interface every object store implements (Azure Blob, S3, ...).
+"""The one small interface every object store implements (Azure Blob, S3, memory).
 
 Writers stream: bytes are sent in blocks/parts as they arrive and become visible only
-on ``commit``; ``abort`` (or never committing) leaves no object behind.
+on ``commit``; ``abort`` (or never committing) leaves no object behind. The same contract
+tests (tests/contract/test_object_store_contract.py) run against every implementation.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -32,22 +33,62 @@ class ObjectWriter(Protocol):
 
 
 class ObjectStore(Protocol):
-    name: str
+    """``name`` is the provider recorded on a file's row (``storage_provider``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def ensure(self) -> None:
+        """Create the container or bucket if it is missing (provisioning; idempotent)."""
+        ...
 
     async def writer(self, key: str) -> ObjectWriter: ...
 
     def read(self, key: str, offset: int = 0, length: int | None = None
-             ) -> AsyncIterator[bytes]: ...
+             ) -> AsyncIterator[bytes]:
+        """The bytes ``offset .. offset+length-1`` (to the end when ``length`` is None);
+        ``ObjectNotFound`` when the key names no object."""
+        ...
 
     async def info(self, key: str) -> ObjectInfo | None: ...
 
-    async def delete(self, key: str) -> bool: ...
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error."""
+        ...
 
     async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
-                         content_disposition: str | None = None) -> str | None: ...
+                         content_disposition: str | None = None) -> str | None:
+        """A short-lived read-only URL that serves the bytes with these response headers,
+        or None when the store cannot sign one (then the service streams the bytes)."""
+        ...
 
     async def probe(self) -> dict[str, object]: ...
 
 
 class ObjectNotFound(Exception):
     """The key names no object."""
+
+
+class UnknownStorageProvider(LookupError):
+    """A file's row names a storage provider this instance is not configured for."""
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The primary store new files go to, and every store a file's row may name, so that
+    files written before a change of ``PRIMARY_STORAGE`` stay readable."""
+
+    primary: ObjectStore
+    readable: Mapping[str, ObjectStore] = field(default_factory=dict)
+
+    def named(self, provider: str) -> ObjectStore:
+        if provider == self.primary.name:
+            return self.primary
+        store = self.readable.get(provider)
+        if store is None:
+            raise UnknownStorageProvider(provider)
+        return store
+
+    def of(self, row: Mapping[str, Any]) -> ObjectStore:
+        """The store holding a file's bytes, from its row's ``storage_provider``."""
+        return self.named(row["storage_provider"])

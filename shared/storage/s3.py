@@ -1,12 +1,15 @@
-"""Backup store: AWS S3 (moto's S3 server locally) through boto3.
+"""AWS S3 (moto's S3 server locally) through boto3: the backup store, and the primary store
+when ``PRIMARY_STORAGE=aws_s3``.
 
 boto3 is synchronous, so each call runs in a worker thread. Writes buffer one part at a
-time (multipart upload above ``part_size``), so memory stays bounded by the part size.
+time (multipart upload above ``part_size``), so memory stays bounded by the part size; parts
+are invisible until the upload completes, and an aborted upload leaves nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
@@ -34,6 +37,7 @@ class S3Writer:
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._committed = False
 
     async def write(self, data: bytes) -> None:
         self._buffer += data
@@ -60,9 +64,10 @@ class S3Writer:
                      metadata: dict[str, str] | None = None) -> ObjectInfo:
         s3, bucket = self._store.client, self._store.bucket
         if self._upload_id is None:
+            extra = {"ContentMD5": base64.b64encode(content_md5).decode()} if content_md5 else {}
             result = await asyncio.to_thread(
                 s3.put_object, Bucket=bucket, Key=self._key, Body=bytes(self._buffer),
-                ContentType=content_type, Metadata=metadata or {},
+                ContentType=content_type, Metadata=metadata or {}, **extra,
             )
             size = len(self._buffer)
         else:
@@ -74,10 +79,13 @@ class S3Writer:
             )
             size = -1
         self._buffer.clear()
+        self._committed = True
         return ObjectInfo(size=size, etag=result["ETag"].strip('"'))
 
     async def abort(self) -> None:
-        if self._upload_id is not None:
+        if self._committed:  # the caller's unit of work failed after the commit
+            await self._store.delete(self._key)
+        elif self._upload_id is not None:
             await asyncio.to_thread(
                 self._store.client.abort_multipart_upload, Bucket=self._store.bucket,
                 Key=self._key, UploadId=self._upload_id,
@@ -89,8 +97,8 @@ class S3Writer:
 class S3Store:
     name = "aws_s3"
 
-    def __init__(self, settings: Settings) -> None:
-        self.bucket = settings.s3_bucket
+    def __init__(self, settings: Settings, bucket: str) -> None:
+        self.bucket = bucket
         self._region = settings.aws_region
         self._endpoint = settings.s3_endpoint_url or None
 
@@ -102,7 +110,7 @@ class S3Store:
         return boto3.client("s3", region_name=self._region, endpoint_url=self._endpoint,
                             config=config)
 
-    async def ensure_bucket(self) -> None:
+    async def ensure(self) -> None:
         try:
             await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
         except ClientError:
@@ -148,9 +156,8 @@ class S3Store:
             metadata=head.get("Metadata", {}),
         )
 
-    async def delete(self, key: str) -> bool:
+    async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
-        return True
 
     async def signed_url(self, key: str, *, expires_in: int, content_type: str | None = None,
                          content_disposition: str | None = None) -> str | None:

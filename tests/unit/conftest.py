@@ -30,3 +30,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if name.lower() in lowered:
             monkeypatch.delenv(name)
     return monkeypatch
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async unit tests run on asyncio (the Functions worker's loop)."""
+    return "asyncio"

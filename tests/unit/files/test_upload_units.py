@@ -1,5 +1,5 @@
 """The pure pieces of the single-shot upload: path segment, checksum header, early refusals,
-metadata part. (The streaming pass itself needs storage and a database: integration tests.)"""
+metadata part. (The streaming pass runs on in-memory fakes in test_upload_pipeline.py.)"""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.errors import BadRequest, FileTooLarge, QuotaExceeded, Unprocessable
+from shared.files.sink import user_segment
 from shared.files.upload import (
     _ENVELOPE_BYTES,
     UploadRequest,
     _checked_md5,
     _parse_metadata,
     _precheck,
-    user_segment,
 )
 from shared.settings import Settings
 

@@ -1,0 +1,77 @@
+"""PostgreSQL behind the ``Database`` interface: one small async pool per instance and
+event loop (psycopg 3), and the repositories' SQL (``files``, ``usage``, ``backups``).
+
+Serverless instances are many and short-lived, so each keeps few connections
+(``DB_POOL_MAX``, default 5) and opens them lazily; idle ones are closed after a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from shared.aio import LoopLocal
+from shared.db.pg.accounting import PgBackups, PgUsage
+from shared.db.pg.files import PgFiles
+from shared.db.repository import Repository
+from shared.errors import ServiceUnavailable
+
+Connection = AsyncConnection[dict[str, Any]]
+
+
+class PgRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._files = PgFiles(conn)
+        self._usage = PgUsage(conn)
+        self._backups = PgBackups(conn)
+
+    @property
+    def files(self) -> PgFiles:
+        return self._files
+
+    @property
+    def usage(self) -> PgUsage:
+        return self._usage
+
+    @property
+    def backups(self) -> PgBackups:
+        return self._backups
+
+    async def ping(self) -> None:
+        await self._conn.execute("SELECT 1")
+
+
+class PostgresDatabase:
+    def __init__(self, url: str, *, pool_max: int = 5) -> None:
+        self._url = url
+        self._pool_max = pool_max
+        self._pools: LoopLocal[AsyncConnectionPool[Connection]] = LoopLocal(self._open_pool)
+
+    async def _open_pool(self) -> AsyncConnectionPool[Connection]:
+        if not self._url:
+            raise ServiceUnavailable("DATABASE_URL is not configured")
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            self._url, min_size=0, max_size=self._pool_max, max_idle=60, timeout=10,
+            kwargs={"row_factory": dict_row, "autocommit": True}, open=False,
+        )
+        await pool.open()
+        return pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Repository]:
+        """A pooled connection in autocommit mode: each call is its own statement."""
+        pool = await self._pools.get()
+        async with pool.connection() as conn:
+            yield PgRepository(conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repository]:
+        pool = await self._pools.get()
+        async with pool.connection() as conn, conn.transaction():
+            yield PgRepository(conn)

@@ -1,0 +1,170 @@
+"""The database seen by the domain: a ``Database`` hands out units of work, each a
+``Repository`` bound to one connection, and every SQL statement lives behind it.
+
+``connection()`` runs each call on its own (autocommit); ``transaction()`` makes the whole
+block one transaction, rolled back when the block raises: the caller decides the unit of
+work (an upload reserves quota, inserts the row and records the backup state in one).
+Implementations: PostgreSQL (``shared.db.pg``) and an in-memory fake for unit tests
+(``tests/fakes/database.py``), held to the same contract tests.
+
+Rows of ``files`` are plain dicts keyed by column name (``FILE_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+Row = dict[str, Any]
+SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
+                    "mime_type"]
+BackupState = Literal["pending", "done", "failed", "delete_pending"]
+
+FILE_COLUMNS = (
+    "id", "user_id", "project_id", "original_name", "file_path", "file_type", "mime_type",
+    "size_bytes", "checksum_md5", "checksum_sha256", "storage_provider", "storage_tier",
+    "encryption_key_id", "is_public", "expires_at", "created_at", "updated_at", "deleted_at",
+    "description", "tags", "custom_fields", "auto_transform", "recovery_deadline",
+    "last_accessed_at", "stored_size_bytes", "encryption",
+)
+
+
+class DuplicateKey(Exception):
+    """A write would break a uniqueness rule (one live file per owner and content)."""
+
+
+@dataclass(frozen=True)
+class FileListing:
+    """Which files to list: ``owner`` None means every owner (admins)."""
+
+    owner: str | None
+    trashed: bool = False
+    project_id: str | None = None
+    file_type: str | None = None
+    search: str | None = None  # case-insensitive substring of name, description or a tag
+    sort: SortField = "created_at"
+    descending: bool = True
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class BackupSource:
+    """A backup record and what its copy needs from the file (None when the row is gone)."""
+
+    file_path: str
+    file_id: str
+    state: BackupState
+    storage_provider: str | None
+    mime_type: str | None
+    checksum_sha256: str | None
+    encrypted: bool
+
+
+class FileRepository(Protocol):
+    async def insert(self, values: Row) -> Row:
+        """Insert a file (``values`` by column; the rest take their defaults) and return the
+        full row. ``DuplicateKey`` when the owner has a live file with the same SHA-256."""
+        ...
+
+    async def get(self, file_id: str, *, for_update: bool = False) -> Row | None:
+        """``file_id`` must be a UUID string; ``for_update`` locks the row until the end of
+        the transaction."""
+        ...
+
+    async def live_duplicate(self, user_id: str, sha256: str) -> str | None: ...
+
+    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
+        """One page, ordered by the sort field then id (same direction), and the total."""
+        ...
+
+    async def update(self, file_id: str, changes: Row) -> Row:
+        """Set these columns (and ``updated_at``); ``DuplicateKey`` as for ``insert``."""
+        ...
+
+    async def delete(self, file_id: str) -> None:
+        """Remove the row and what hangs off it (extracted metadata, transformations)."""
+        ...
+
+    async def touch_access(self, file_id: str, at: datetime) -> None: ...
+
+    async def add_metadata(self, file_id: str, metadata_type: str, metadata: Row) -> None: ...
+
+    async def metadata_for(self, file_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Extracted metadata grouped by file, then by ``metadata_type``."""
+        ...
+
+    async def transformations_for(self, file_id: str) -> list[Row]: ...
+
+    async def trashed_before(self, now: datetime, limit: int) -> list[str]:
+        """Ids of trashed files whose recovery deadline has passed."""
+        ...
+
+    async def expired_before(self, now: datetime, limit: int) -> list[str]:
+        """Ids of files (live or trashed) whose ``expires_at`` has passed."""
+        ...
+
+
+class UsageRepository(Protocol):
+    async def used_bytes(self, user_id: str) -> int: ...
+
+    async def reserve(self, user_id: str, size: int, quota: int | None) -> int | None:
+        """Add ``size`` (and one file) to the user's usage if it fits ``quota`` (None:
+        unlimited); the new usage, or None when it does not fit. Concurrent reservations
+        cannot both squeeze past the quota."""
+        ...
+
+    async def release(self, user_id: str, size: int) -> None:
+        """Take ``size`` and one file off the user's usage (never below zero)."""
+        ...
+
+
+class BackupRepository(Protocol):
+    async def add_pending(self, file_id: str, path: str) -> None:
+        """Record that ``path`` needs a copy (nothing if it is already recorded)."""
+        ...
+
+    async def mark_for_deletion(self, path: str) -> None: ...
+
+    async def source(self, path: str) -> BackupSource | None: ...
+
+    async def record(self, path: str, state: BackupState, *, attempted: bool = False,
+                     key: str | None = None, etag: str | None = None,
+                     sha256: str | None = None, error: str | None = None) -> None:
+        """Set the state (never over ``delete_pending``); ``attempted`` counts an attempt;
+        None leaves ``key``/``etag``/``sha256`` as they are, and clears ``error``."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, BackupState]]:
+        """(path, state) of copies to retry (failed, after a back-off of 30 s per attempt up
+        to 5 min; pending for over a minute) or to delete, oldest first."""
+        ...
+
+    async def forget(self, path: str) -> None:
+        """Drop the record of a deleted copy (only while it is ``delete_pending``)."""
+        ...
+
+
+class Repository(Protocol):
+    """One unit of work's view of the database."""
+
+    @property
+    def files(self) -> FileRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
+
+    @property
+    def backups(self) -> BackupRepository: ...
+
+    async def ping(self) -> None:
+        """A round trip to the database (health checks)."""
+        ...
+
+
+class Database(Protocol):
+    def connection(self) -> AbstractAsyncContextManager[Repository]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Repository]: ...

@@ -1,0 +1,22 @@
+"""Builds the real ``AppContext`` from settings: Azure Blob or S3 as the primary store, S3
+for the backup, PostgreSQL, the key ring, Azure queues. Nothing connects until first use."""
+
+from __future__ import annotations
+
+from shared.context import AppContext
+from shared.crypto.keys import keyring_for
+from shared.db.pg import PostgresDatabase
+from shared.queues import AzureQueues
+from shared.settings import Settings
+from shared.storage import backup_store_for, stores_for
+
+
+def build_context(settings: Settings) -> AppContext:
+    return AppContext(
+        settings=settings,
+        stores=stores_for(settings),
+        backup=backup_store_for(settings),
+        db=PostgresDatabase(settings.database_url, pool_max=settings.db_pool_max),
+        keyring=keyring_for(settings),
+        queues=AzureQueues(settings),
+    )

@@ -1,0 +1,60 @@
+# ruff: noqa: E501  (one reason per line reads better than wrapped strings)
+"""Settings the deployment does not provide, or provides for someone other than our code.
+
+tests/deploy/test_settings_coverage.py holds the code and infra/bicep to these lists: a setting
+the code starts reading fails there until main.bicep provides it or it is listed here with a
+reason; an entry that goes stale fails too.
+"""
+
+# Read by the code, deliberately not set in Azure: the default (shared/settings.py) is right
+# there, or the setting is for local development only.
+OPTIONAL = {
+    "AzureWebJobsStorage": "local connection string; Azure uses identity-based AzureWebJobsStorage__* (modules/functionapp.bicep)",
+    "AZURE_STORAGE_CONNECTION_STRING": "local alternative to AZURE_STORAGE_ACCOUNT + managed identity",
+    "AZURE_STORAGE_KEY": "shared key, which the account refuses (allowSharedKeyAccess: false)",
+    "AWS_ENDPOINT_URL_S3": "local S3 (moto); Azure uses AWS's own endpoint",
+    "AWS_ENDPOINT_URL": "local S3 (moto); Azure uses AWS's own endpoint",
+    "JWT_SECRET": "HS256 is for local development; Azure validates RS256/ES256 through JWT_JWKS_URL",
+    "ENCRYPTION_KEY": "local master key; Azure wraps data keys with Key Vault (ENCRYPTION_KEY_VAULT_KEY_ID)",
+    "ENCRYPTION_PREVIOUS_KEYS": "local keys retired by a rotation; Azure lists retired Key Vault key versions",
+    "DB_POOL_MAX": "default (5 per instance) suits Flex Consumption; extraAppSettings can change it",
+    "MAX_FILE_SIZE": "default from shared/settings.py; extraAppSettings can change it",
+    "ALLOWED_MIME_TYPES": "default: the spec's list; extraAppSettings can change it",
+    "QUOTA_USER_BYTES": "default from shared/settings.py; extraAppSettings can change it",
+    "QUOTA_PREMIUM_BYTES": "default from shared/settings.py; extraAppSettings can change it",
+    "TRASH_RETENTION_DAYS": "default: the spec's 30 days",
+    "SIGNED_URL_EXPIRES": "default from shared/settings.py; extraAppSettings can change it",
+    "UPLOAD_BLOCK_SIZE": "tuning; the default suits Azure Blob",
+    "MAX_CONCURRENT_UPLOADS": "tuning; default per instance, the platform adds instances",
+    "STREAM_MAX_OPEN_RANGE": "tuning; the default suits browsers and players",
+    "PRIMARY_STORAGE": "default azure_blob is the deployment's primary; aws_s3 is for S3-compatible hosting",
+    "PRIMARY_S3_BUCKET": "only read with PRIMARY_STORAGE=aws_s3",
+}
+
+# Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
+PLATFORM = {
+    "AzureWebJobsStorage__credential": "host: identity-based host storage",
+    "AzureWebJobsStorage__clientId": "host: which user-assigned identity",
+    "AzureWebJobsStorage__blobServiceUri": "host: blob endpoint (locks, keys, blob trigger)",
+    "AzureWebJobsFeatureFlags": "host: worker indexing of the v2 programming model",
+    "PYTHON_ENABLE_INIT_INDEXING": "Python 3.11 worker: without it no HTTP streaming server starts",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "host and azure-monitor-opentelemetry",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "host: Entra auth to Application Insights",
+    "AZURE_CLIENT_ID": "azure-identity: DefaultAzureCredential's user-assigned identity",
+    "AWS_ACCESS_KEY_ID": "boto3: the backup bucket's credentials (a Key Vault reference)",
+    "AWS_SECRET_ACCESS_KEY": "boto3: the backup bucket's credentials (a Key Vault reference)",
+}
+
+# Provided now for code being written on other branches (name: who reads it). When the code
+# reads one, it leaves this list (the test says so).
+PENDING = {
+    "DATABASE_ENTRA_AUTH": "shared/db: password = Entra token for the app identity (deploy report)",
+    "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
+    "REDIS_URL": "issue 6: per-user limits shared through Redis",
+    "AZURE_FRONT_DOOR_PROFILE_ID": "issue 10: purge and access logs of the Front Door profile",
+    "AZURE_FRONT_DOOR_ENDPOINT_NAME": "issue 10: the endpoint to purge",
+    "CLOUDFLARE_ZONE_ID": "issue 10: Cloudflare provider (optional)",
+    "CLOUDFLARE_API_TOKEN": "issue 10: Cloudflare provider (optional)",
+    "CDN_CACHE_TTL": "issue 10: the edge's cache lifetime of public files",
+    "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
+}
