@@ -239,7 +239,7 @@ class EventGridSubscription:
 
     async def _attempt(self, message: SdkQueueMessage) -> None:
         payload = _decode(message.content)
-        event, attempts = payload["event"], message.dequeue_count
+        event, attempts = payload["event"], int(message.dequeue_count or 1)
         fields = {**self._fields, "event_id": event["id"], "attempt": attempts}
         outcome, status = await self._post(event, attempts)
         if status is not None and 200 <= status < 300:

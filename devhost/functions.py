@@ -58,7 +58,7 @@ class FunctionSpec:
         return "context" in inspect.signature(self.user_function).parameters
 
 
-def load_app(reference: str, root: Path) -> func.FunctionApp:
+def load_app(reference: str, root: Path) -> func.FunctionRegister:
     """Import ``module:attribute`` (default attribute ``app``) with the project root on sys.path."""
     module_name, _, attribute = reference.partition(":")
     root_str = str(root.resolve())
@@ -66,12 +66,12 @@ def load_app(reference: str, root: Path) -> func.FunctionApp:
         sys.path.insert(0, root_str)
     module = importlib.import_module(module_name)
     app = getattr(module, attribute or "app")
-    if not hasattr(app, "get_functions"):
+    if not isinstance(app, func.FunctionRegister):
         raise TypeError(f"{reference} is not an azure.functions.FunctionApp")
     return app
 
 
-def index_functions(app: func.FunctionApp) -> list[FunctionSpec]:
+def index_functions(app: func.FunctionRegister) -> list[FunctionSpec]:
     """Read the app's functions, refusing (``FunctionLoadError``) what the worker refuses.
     ``get_functions()`` may run only once per app object."""
     specs = []
@@ -82,7 +82,7 @@ def index_functions(app: func.FunctionApp) -> list[FunctionSpec]:
             continue
         specs.append(
             FunctionSpec(
-                name=function.get_function_name(),
+                name=str(function.get_function_name()),
                 trigger=_plain(trigger.get_dict_repr()),
                 user_function=function.get_user_function(),
             )

@@ -88,7 +88,7 @@ def _is_out(annotation: Any) -> bool:
 
 def validate(function: func.Function) -> None:
     """Raise ``FunctionLoadError`` where the worker would refuse ``function``."""
-    name = function.get_function_name()
+    name = str(function.get_function_name())
     user_function: Callable[..., Any] = function.get_user_function()
     try:
         hints = typing.get_type_hints(user_function)
@@ -109,7 +109,7 @@ def validate(function: func.Function) -> None:
                                        and context_hint.__name__ == "Context"):
             raise FunctionLoadError(name, 'the "context" parameter is expected to be of type '
                                     f"azure.functions.Context, got {context_hint!r}")
-    bound = {key: value for key, value in bindings.items() if key != RETURN}
+    bound = {str(key): value for key, value in bindings.items() if key != RETURN}
     if unbound := set(params) - set(bound):
         raise FunctionLoadError(name, "these parameters are declared in Python but have no "
                                 f"binding: {sorted(unbound)}")
@@ -118,7 +118,7 @@ def validate(function: func.Function) -> None:
     for param in params:
         _check_parameter(name, param, bound[param], hints)
     if RETURN in bindings and "return" in hints:
-        _check_return(name, bindings[RETURN].type, hints["return"])
+        _check_return(name, str(bindings[RETURN].type), hints["return"])
 
 
 _DIRECTIONS = {0: "in", 1: "out", 2: "inout"}  # the host protocol's BindingInfo.Direction

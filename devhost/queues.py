@@ -151,11 +151,12 @@ class QueueListener:
                       extra={"fields": self._fields})
 
     async def _process(self, message: SdkQueueMessage) -> None:
-        lease = _Lease(message.id, message.pop_receipt)
-        fields = {**self._fields, "message_id": message.id,
-                  "dequeue_count": message.dequeue_count}
+        lease = _Lease(message.id, str(message.pop_receipt))
+        dequeue_count = int(message.dequeue_count or 1)
+        fields: dict[str, object] = {**self._fields, "message_id": message.id,
+                                     "dequeue_count": dequeue_count}
         # A count already past the limit means a host died mid-run on the last attempt.
-        if message.dequeue_count > self.options.max_dequeue_count:
+        if dequeue_count > self.options.max_dequeue_count:
             await self._to_poison(message, lease, fields)
             return
         try:
@@ -166,7 +167,7 @@ class QueueListener:
             return
         if await self._run_function(message, body, lease, fields):
             await self._client.delete_message(lease.message_id, lease.pop_receipt)
-        elif message.dequeue_count >= self.options.max_dequeue_count:
+        elif dequeue_count >= self.options.max_dequeue_count:
             await self._to_poison(message, lease, fields)
         else:
             await self._client.update_message(
@@ -200,7 +201,7 @@ class QueueListener:
                 )
             except ResourceNotFoundError:
                 return
-            lease.pop_receipt = updated.pop_receipt
+            lease.pop_receipt = str(updated.pop_receipt)
 
     async def _to_poison(self, message: SdkQueueMessage, lease: _Lease,
                          fields: dict[str, object]) -> None:

@@ -22,7 +22,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
 T = TypeVar("T")
@@ -190,11 +190,13 @@ def _precedence(x: RouteTemplate, y: RouteTemplate) -> int:
             return -1
         if a.literal is None and b.literal is not None:
             return 1
-        if a.literal is None:
+        if a.literal is None or b.literal is None:  # two parameters
             if len(a.constraints) != len(b.constraints):
                 return len(b.constraints) - len(a.constraints)
-        elif a.literal.casefold() != b.literal.casefold():
-            return -1 if a.literal.casefold() < b.literal.casefold() else 1
+            continue
+        first, second = a.literal.casefold(), b.literal.casefold()
+        if first != second:
+            return -1 if first < second else 1
     if len(x.segments) != len(y.segments):
         return len(y.segments) - len(x.segments)
     # A tie the host leaves to an unstable sort; a catch-all goes last.
@@ -215,10 +217,13 @@ class Route(Generic[T]):
         return self.methods is None or method.upper() in self.methods
 
 
+def _route_precedence(x: Route[Any], y: Route[Any]) -> int:
+    return _precedence(x.template, y.template)
+
+
 class RouteTable(Generic[T]):
     def __init__(self, routes: Iterable[Route[T]]) -> None:
-        self.routes = sorted(routes, key=functools.cmp_to_key(
-            lambda x, y: _precedence(x.template, y.template)))
+        self.routes = sorted(routes, key=functools.cmp_to_key(_route_precedence))
 
     def match(self, method: str, raw_path: str) -> tuple[Route[T], dict[str, str]] | None:
         parts = path_segments(raw_path)
