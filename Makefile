@@ -27,7 +27,7 @@ IAC_STAMP := $(IAC_VENV)/.requirements.stamp
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install worker-venv run test lint typecheck bench token clean package package-deps
+.PHONY: help install worker-venv run test lint typecheck bench token clean package package-deps constraints
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3 and serve the API on http://127.0.0.1:8089"
@@ -39,6 +39,7 @@ help:
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
 	@echo "make package  build dist/function-app.zip for Azure (Linux x64 wheels) and smoke-test it"
+	@echo "make constraints  pin the virtualenv's versions in constraints.txt (after make test)"
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -54,8 +55,9 @@ $(PY):
 		echo "cannot create $(VENV): install python3-venv (Debian: apt-get install python3-venv)" >&2; \
 		rm -rf $(VENV); exit 1; }
 
-$(PIP_STAMP): requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+# constraints.txt pins the versions the suite passed with; requirements*.txt name minimums.
+$(PIP_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 worker-venv: $(WORKER_STAMP)
@@ -121,3 +123,14 @@ package: install
 
 clean:
 	rm -rf .local
+
+# Pin what is installed in .venv (after `make test` passed with it). To move to newer
+# versions: .venv/bin/pip install -U -r requirements-dev.txt, make test, make constraints.
+constraints: install
+	@{ echo "# Versions tested together, pinned from .venv by \`make constraints\` (pip freeze)."; \
+	   echo "# make install and the deployment package install with -c constraints.txt:"; \
+	   echo "#   pip install -r requirements.txt -c constraints.txt"; \
+	   $(PY) -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+	@touch $(PIP_STAMP)
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"

@@ -3,6 +3,12 @@
 import azure.functions as func
 
 from functions import backup, download, files, health, maintenance, openapi, upload
+from shared.settings import get_settings
+
+# Read the settings now: unsafe or invalid ones (JWT_JWKS_URL without JWT_ISSUER and
+# JWT_AUDIENCE, the development JWT_SECRET outside Development...) stop the app from
+# starting, with a message naming the setting, instead of failing request by request.
+get_settings()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -49,7 +49,9 @@ def bench_stack() -> Iterator[Bench]:
         data_dir = Path(tmp)
         stack = LocalStack(data_dir, StackPorts.free())
         with stack:
-            env = {**stack.env(), "MAX_FILE_SIZE": "1GB", "QUOTA_USER_BYTES": "100GB",
+            # Development: the stack signs tokens with the development JWT secret.
+            env = {**stack.env(), "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+                   "MAX_FILE_SIZE": "1GB", "QUOTA_USER_BYTES": "100GB",
                    "QUOTA_PREMIUM_BYTES": "100GB", "LIFECYCLE_SCHEDULE": "0 0 0 1 1 *",
                    "AZURE_CONTAINER_NAME": "visiobook-files",
                    "ALLOWED_MIME_TYPES": "image/png,video/mp4,text/plain"}

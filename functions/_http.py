@@ -76,13 +76,13 @@ def endpoint(handler: Handler) -> Handler:
     return wrapper
 
 
-def principal_of(req: Request) -> Principal:
-    return authenticate(req.headers.get("authorization"), app_context().settings)
+async def principal_of(req: Request) -> Principal:
+    return await authenticate(req.headers.get("authorization"), app_context().settings)
 
 
-def optional_principal(req: Request) -> Principal | None:
+async def optional_principal(req: Request) -> Principal | None:
     """None when no credentials were sent; a bad token is still refused."""
-    return principal_of(req) if req.headers.get("authorization") else None
+    return await principal_of(req) if req.headers.get("authorization") else None
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ async def _send(result: StreamResponse, method: str) -> Response:
 @bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"], auth_level=ANON)
 @endpoint
 async def download_file(req: Request) -> Response:
-    principal = optional_principal(req)
+    principal = await optional_principal(req)
     result = await download(app_context(), principal, req.path_params["file_id"],
                             query_model(req, DownloadQuery))
     if isinstance(result, Redirect):
@@ -60,7 +60,7 @@ async def download_file(req: Request) -> Response:
 @bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
 @endpoint
 async def stream_file(req: Request) -> Response:
-    principal = optional_principal(req)
+    principal = await optional_principal(req)
     result = await stream(app_context(), principal, req.path_params["file_id"], req.method,
                           req.headers)
     return await _send(result, req.method)

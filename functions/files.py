@@ -25,7 +25,7 @@ def _flag(req: Request, name: str) -> bool:
 @bp.route(route="api/v1/storage/files", methods=["GET"], auth_level=ANON)
 @endpoint
 async def list_files(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     query = query_model(req, ListQuery)
     return json_response(await service.list_files(app_context(), principal, query))
 
@@ -33,7 +33,7 @@ async def list_files(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["GET"], auth_level=ANON)
 @endpoint
 async def get_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     file_id = req.path_params["file_id"]
     return json_response(await service.file_detail(app_context(), principal, file_id))
 
@@ -41,7 +41,7 @@ async def get_file(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["PUT"], auth_level=ANON)
 @endpoint
 async def update_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     update = await body_model(req, FileUpdate)
     return json_response(
         await service.update_file(app_context(), principal, req.path_params["file_id"], update)
@@ -51,7 +51,7 @@ async def update_file(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}", methods=["DELETE"], auth_level=ANON)
 @endpoint
 async def delete_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     result = await service.delete_file(app_context(), principal, req.path_params["file_id"],
                                        permanent=_flag(req, "permanent"))
     return json_response(result)
@@ -60,6 +60,6 @@ async def delete_file(req: Request) -> JSONResponse:
 @bp.route(route="api/v1/storage/files/{file_id}/restore", methods=["POST"], auth_level=ANON)
 @endpoint
 async def restore_file(req: Request) -> JSONResponse:
-    principal = principal_of(req)
+    principal = await principal_of(req)
     file_id = req.path_params["file_id"]
     return json_response(await service.restore_file(app_context(), principal, file_id))

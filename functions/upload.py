@@ -37,7 +37,7 @@ async def upload(req: Request) -> JSONResponse:
     body = req.stream()
     try:
         request = UploadRequest(
-            principal=principal_of(req),
+            principal=await principal_of(req),
             content_type=req.headers.get("content-type"),
             content_length=int(length) if length and length.isdigit() else None,
             checksum_md5=req.headers.get("x-file-checksum"),

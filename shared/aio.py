@@ -56,3 +56,31 @@ async def close_loop_resources() -> None:
     a CLI, or a test calling a function object with ``asyncio.run``)."""
     for resource in list(_registry):
         await resource.close()
+
+
+class SharedRun(Generic[T]):
+    """Concurrent callers share one run of ``factory`` (per event loop): a burst of requests
+    makes one probe or one fetch, not one each. A call after the run has ended starts a new
+    one. A caller that is cancelled (its client went away) does not cancel the run."""
+
+    def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
+        self._factory = factory
+        self._runs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[T]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self) -> T:
+        loop = asyncio.get_running_loop()
+        run = self._runs.get(loop)
+        if run is None:
+            run = asyncio.ensure_future(self._factory())
+            self._runs[loop] = run
+            run.add_done_callback(self._ended)
+        return await asyncio.shield(run)
+
+    def _ended(self, run: asyncio.Future[T]) -> None:
+        loop = run.get_loop()
+        if self._runs.get(loop) is run:
+            del self._runs[loop]
+        if not run.cancelled():
+            run.exception()  # retrieved here too: every waiter may have been cancelled

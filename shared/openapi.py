@@ -75,8 +75,10 @@ OPERATIONS = [
               {200: ("Restored", RestoreResponse), 410: ("Recovery deadline passed", None)},
               path_params=_FILE_ID),
     Operation("get", "/api/v1/storage/download/{file_id}",
-              "Download: 302 to a short-lived signed URL (encrypted files are streamed)",
-              {302: ("Redirect to the bytes", None), 200: ("The decrypted bytes", None)},
+              "Download: 302 to a short-lived signed URL (encrypted files, PDFs and active "
+              "types are streamed, the latter with Content-Security-Policy: sandbox)",
+              {302: ("Redirect to the bytes", None),
+               200: ("The bytes, streamed by the service", None)},
               query=DownloadQuery, auth=False, path_params=_FILE_ID),
     Operation("get", "/api/v1/storage/stream/{file_id}",
               "Stream a file with RFC 9110 ranges (also HEAD)",

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -23,6 +23,10 @@ DEV_ACCOUNT_NAME = "devstoreaccount1"
 DEV_ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
+# The HS256 secret of local.settings.example.json: public, so never accepted outside local
+# development, and neither is any secret shorter than HS256's own 32-byte key size.
+DEV_JWT_SECRET = "dev-secret-change-me-please-32-bytes!"
+MIN_JWT_SECRET_BYTES = 32
 
 
 def parse_size(value: str | int) -> int:
@@ -55,7 +59,11 @@ def expand_connection_string(value: str) -> str:
 
 class Settings(BaseSettings):
     # Only the documented names are read (a field name such as CONTAINER_NAME is not).
-    model_config = SettingsConfigDict(extra="ignore")
+    # Errors never echo values: they would print secrets into the host's log.
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    # "Development" under `func start` (and the devhost); Azure sets "Production".
+    functions_environment: str = Field("", validation_alias="AZURE_FUNCTIONS_ENVIRONMENT")
 
     # Where new files go: "azure_blob" (default) or "aws_s3" (the bucket PRIMARY_S3_BUCKET,
     # reached with the AWS settings below). The value is recorded on each file's row
@@ -127,6 +135,9 @@ class Settings(BaseSettings):
     public_base_url: str = Field("http://127.0.0.1:8089", validation_alias="PUBLIC_BASE_URL")
     cdn_endpoint: str = Field("", validation_alias="AZURE_CDN_ENDPOINT")
 
+    # /health reuses its answer this long: anonymous callers cannot load the database.
+    health_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="HEALTH_CACHE_SECONDS")
+
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
                      "upload_block_size", "stream_max_open_range", mode="before")
     @classmethod
@@ -147,6 +158,32 @@ class Settings(BaseSettings):
         if value and len(base64.b64decode(value, validate=True)) != 32:
             raise ValueError("ENCRYPTION_KEY must be the base64 of 32 bytes")
         return value
+
+    @model_validator(mode="after")
+    def _tokens_are_checked_safely(self) -> Settings:
+        """Refuse to start with token settings that would let foreign tokens in."""
+        if self.jwt_jwks_url:
+            if not (self.jwt_issuer and self.jwt_audience):
+                raise ValueError(
+                    "JWT_JWKS_URL is set, so JWT_ISSUER and JWT_AUDIENCE are required: the "
+                    "identity provider signs every tenant's tokens with the same keys (Entra "
+                    "ID: JWT_ISSUER=https://login.microsoftonline.com/<tenant-id>/v2.0, "
+                    "JWT_AUDIENCE=<the API's application id>)")
+            if not (self.jwt_jwks_url.startswith("https://") or self.local_development):
+                raise ValueError("JWT_JWKS_URL must be an https:// URL outside local development")
+        elif self.jwt_secret and not self.local_development:
+            secret = self.jwt_secret.strip()
+            if secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(
+                    "JWT_SECRET is the development secret or shorter than "
+                    f"{MIN_JWT_SECRET_BYTES} bytes: refused outside local development "
+                    "(AZURE_FUNCTIONS_ENVIRONMENT=Development); in Azure set JWT_JWKS_URL, "
+                    "JWT_ISSUER and JWT_AUDIENCE")
+        return self
+
+    @property
+    def local_development(self) -> bool:
+        return self.functions_environment.strip().lower() == "development"
 
     @property
     def primary_connection_string(self) -> str:

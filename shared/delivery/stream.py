@@ -15,7 +15,12 @@ from shared.auth import Principal
 from shared.context import AppContext
 from shared.db import Row
 from shared.delivery import conditional, ranges
-from shared.delivery.disposition import content_disposition, must_download
+from shared.delivery.disposition import (
+    content_disposition,
+    download_name,
+    must_download,
+    needs_sandbox,
+)
 from shared.errors import PreconditionFailed, RangeNotSatisfiable
 from shared.files.content import read_plain
 from shared.files.service import readable_file
@@ -33,18 +38,24 @@ def representation_headers(row: Row, *, disposition: str = "inline",
                            filename: str | None = None) -> dict[str, str]:
     """Headers every response carrying (or describing) the file's bytes sends.
 
-    Types a browser could execute (HTML, SVG, XML, JavaScript) are always attachments.
+    Types a browser could execute (HTML, SVG, XML, JavaScript) are always attachments; they
+    and PDFs are sandboxed. The name always ends in an extension of the stored type.
     """
-    kind = "attachment" if must_download(row["mime_type"]) else disposition
+    mime = row["mime_type"]
+    kind = "attachment" if must_download(mime) else disposition
     cache = "public, max-age=3600" if row["is_public"] else "private, max-age=0, must-revalidate"
-    return {
+    name = download_name(filename or row["original_name"], mime)
+    headers = {
         "Accept-Ranges": "bytes",
         "ETag": conditional.strong_etag(row["checksum_sha256"]),
         "Last-Modified": conditional.http_date(row["created_at"]),
         "Cache-Control": cache,
-        "Content-Disposition": content_disposition(kind, filename or row["original_name"]),
+        "Content-Disposition": content_disposition(kind, name),
         "X-Content-Type-Options": "nosniff",
     }
+    if needs_sandbox(mime):
+        headers["Content-Security-Policy"] = "sandbox"
+    return headers
 
 
 async def _multipart_body(ctx: AppContext, row: Row,

@@ -27,6 +27,8 @@ OPTIONAL = {
     "UPLOAD_BLOCK_SIZE": "tuning; the default suits Azure Blob",
     "MAX_CONCURRENT_UPLOADS": "tuning; default per instance, the platform adds instances",
     "STREAM_MAX_OPEN_RANGE": "tuning; the default suits browsers and players",
+    "HEALTH_CACHE_SECONDS": "tuning; default (5 s) from shared/settings.py, extraAppSettings can change it",
+    "AZURE_FUNCTIONS_ENVIRONMENT": "unset in Azure is Production (the host's default); only Development, set locally by func start and the devhost, accepts the development JWT secret",
     "PRIMARY_STORAGE": "default azure_blob is the deployment's primary; aws_s3 is for S3-compatible hosting",
     "PRIMARY_S3_BUCKET": "only read with PRIMARY_STORAGE=aws_s3",
 }

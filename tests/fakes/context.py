@@ -30,7 +30,9 @@ class FakeClock:
 def fake_context(*, encryption_key: str = "", **settings: Any) -> AppContext:
     """Settings from keyword arguments (field names) over the defaults; the environment is
     not read for anything the caller passes."""
-    values = {"jwt_secret": "unit-test-secret", "encryption_key": encryption_key, **settings}
+    # 32 bytes or more: settings refuse a shorter HS256 secret outside local development.
+    values = {"jwt_secret": "unit-test-secret-of-32-bytes-or-more",
+              "encryption_key": encryption_key, **settings}
     clock = FakeClock()
     return AppContext(
         settings=Settings.model_validate(_aliased(values)),

@@ -15,7 +15,9 @@ from azure.storage.blob import ContainerClient
 from psycopg.rows import dict_row
 
 PNG = b"\x89PNG\r\n\x1a\n"
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+# A PDF's header line, its first object and its trailer: what makes bytes a PDF.
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 0 >>\nstream\n"
+PDF_END = b"\nendstream\nendobj\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
 
 
@@ -25,7 +27,7 @@ def png(size: int = 4096) -> bytes:
 
 
 def pdf(size: int = 2048) -> bytes:
-    return PDF + os.urandom(max(size - len(PDF), 0))
+    return PDF + os.urandom(max(size - len(PDF) - len(PDF_END), 0)) + PDF_END
 
 
 def text(size: int = 1024) -> bytes:

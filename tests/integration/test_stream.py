@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import time
 
-import httpx
 import pytest
 
 from tests.integration.helpers import assert_error, text
@@ -116,6 +116,27 @@ def test_preconditions(api, auth_headers, user, plain_file):
     assert changed.status_code == 200 and changed.content == content
 
 
+def test_a_hostile_entity_tag_list_does_not_hold_the_worker(api, auth_headers, user,
+                                                            plain_file):
+    """`"a",` + 30,000 spaces + `x` took 6.5 s of the event loop's CPU; other requests waited."""
+    file_id, content = plain_file
+    h = auth_headers(user)
+    etag = api.head(f"{STREAM}/{file_id}", headers=h).headers["ETag"]
+    hostile = '"a",' + " " * 30_000 + "x"
+    started = time.perf_counter()
+    response = api.get(f"{STREAM}/{file_id}", headers={**h, "If-None-Match": hostile})
+    assert response.status_code == 200 and response.content == content
+    assert_error(api.get(f"{STREAM}/{file_id}", headers={**h, "If-Match": hostile}), 412,
+                 "PRECONDITION_FAILED")
+    assert time.perf_counter() - started < 2.0  # the old pattern alone took 6.5 s
+    # A list over the bound is not read: it holds no tag, so the current one does not match.
+    long_list = ", ".join(['"filler"'] * 1000 + [etag])
+    assert api.get(f"{STREAM}/{file_id}", headers={**h, "If-None-Match": long_list}
+                   ).status_code == 200
+    assert api.get(f"{STREAM}/{file_id}", headers={**h, "If-None-Match": f'"a,b", {etag}'}
+                   ).status_code == 304
+
+
 def test_public_files_stream_to_anyone_private_ones_to_owner_and_admin(
         api, auth_headers, upload, user, plain_file):
     file_id, _ = plain_file
@@ -137,8 +158,10 @@ def test_types_a_browser_could_execute_are_attachments(api, auth_headers, upload
     streamed = api.get(f"{STREAM}/{file_id}", headers=auth_headers(user))
     assert streamed.headers["Content-Disposition"].startswith("attachment;")
     assert streamed.headers["X-Content-Type-Options"] == "nosniff"
+    assert streamed.headers["Content-Security-Policy"] == "sandbox"
+    # Served by the service itself (a SAS could not add the sandbox), still an attachment.
     download = api.get(f"/api/v1/storage/download/{file_id}", headers=auth_headers(user),
                        params={"disposition": "inline"})
-    assert download.headers["Content-Disposition"].startswith("attachment;")
-    fetched = httpx.get(download.headers["Location"])
-    assert fetched.headers["Content-Disposition"].startswith("attachment;")
+    assert download.status_code == 200 and download.content == svg
+    assert download.headers["Content-Disposition"] == 'attachment; filename="logo.svg"'
+    assert download.headers["Content-Security-Policy"] == "sandbox"

@@ -84,6 +84,39 @@ def test_a_browser_executable_type_is_refused(upload, user, stores):
     assert stores.leftovers(user).rows == 0
 
 
+@pytest.mark.parametrize("first_line", ["BMW est une voiture allemande.", "MZ est une ville.",
+                                        "ID3 tags", "GIF89a is a format", "%PDF-1.7\nnotes",
+                                        "RIFF", "OggS", "fLaC"])
+def test_text_that_begins_like_a_magic_number_is_stored_as_text(upload, user, first_line):
+    content = f"{first_line}\n".encode() + text(3000)
+    response = upload(user, content, filename="notes.txt", mime="text/plain")
+    assert response.status_code == 201, response.text
+    assert response.json()["file"]["mime_type"] == "text/plain"
+
+
+@pytest.mark.parametrize("content", [
+    b"\xff\xfe" + "<!DOCTYPE html><html><script>alert(1)</script>".encode("utf-16-le"),
+    b"\xff\xfe" + EXE + b"\x00" * 4096,
+], ids=["utf-16 html", "executable"])
+def test_a_byte_order_mark_does_not_make_bytes_text(upload, user, stores, content):
+    response = upload(user, content, filename="x.txt", mime="text/plain")
+    assert_error(response, 415, "INVALID_FILE_TYPE")
+    assert stores.leftovers(user).rows == 0
+    utf16 = b"\xff\xfe" + "Il était une fois…\n".encode("utf-16-le")
+    assert upload(user, utf16, filename="conte.txt", mime="text/plain").status_code == 201
+
+
+def test_an_image_holding_a_script_is_refused(upload, user, stores):
+    script = b"<script>alert(document.domain)</script>"
+    gif = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+           + b"!\xfe" + bytes([len(script)]) + script + b"\x00"  # a comment extension
+           + b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    body = assert_error(upload(user, gif, filename="x.gif", mime="image/gif"), 415,
+                        "INVALID_FILE_TYPE")
+    assert body["details"]["detected_type"] != "image/gif"
+    assert stores.leftovers(user).rows == 0
+
+
 def test_too_large_is_413_and_leaves_nothing(upload, user, stores):
     before = stores.leftovers(user)
     response = upload(user, png(3 * MiB + 1), filename="big.png", mime="image/png")

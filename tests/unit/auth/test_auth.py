@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import RSAAlgorithm
 
-from shared.auth import Principal, Role, authenticate, require_role
-from shared.errors import Forbidden, Unauthorized
+from shared import auth
+from shared.auth import Principal, Role
+from shared.errors import Unauthorized
 from shared.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -31,6 +27,11 @@ AUDIENCE = "api://storage"
 
 def settings(**values: str) -> Settings:
     return Settings(JWT_SECRET=SECRET, **values)
+
+
+def authenticate(header: str | None, configured: Settings) -> Principal:
+    """``shared.auth.authenticate`` run to completion (it is a coroutine)."""
+    return asyncio.run(auth.authenticate(header, configured))
 
 
 def claims(sub: str = "user-1", role: str | None = "user", **extra: Any) -> dict[str, Any]:
@@ -241,148 +242,12 @@ def test_issuer_and_audience_are_not_required_when_not_configured() -> None:
     assert authenticate(token, settings()).user_id == "user-1"
 
 
-# --- require_role -------------------------------------------------------------------------
-
-def test_require_role_lets_listed_roles_through() -> None:
-    require_role(Principal("a", Role.ADMIN), Role.ADMIN)
-    require_role(Principal("p", Role.PREMIUM), Role.PREMIUM, Role.ADMIN)
-
-
-@pytest.mark.parametrize(
-    ("role", "allowed"),
-    [
-        (Role.USER, (Role.ADMIN,)),
-        (Role.PREMIUM, (Role.ADMIN,)),
-        (Role.USER, (Role.PREMIUM, Role.ADMIN)),
-    ],
-)
-def test_require_role_refuses_other_roles(role: Role, allowed: tuple[Role, ...]) -> None:
-    with pytest.raises(Forbidden) as info:
-        require_role(Principal("someone", role), *allowed)
-    assert info.value.status == 403
-    assert info.value.details == {"role": role.value}
-
-
-# --- JWKS (RS256), served from a loopback HTTP server ------------------------------------
-
-class Jwks:
-    def __init__(self, url: str, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey,
-                 requests: list[str]) -> None:
-        self.url = url
-        self.rsa_key = rsa_key
-        self.ec_key = ec_key
-        self.requests = requests
-
-    def settings(self, **values: str) -> Settings:
-        return Settings(JWT_JWKS_URL=self.url, **values)
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    public = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
-    public.update(kid="rsa-1", use="sig", alg="RS256")
-    document = json.dumps({"keys": [public]}).encode()
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(document)))
-            self.end_headers()
-            self.wfile.write(document)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("NO_PROXY", "127.0.0.1,localhost")
-            patch.setenv("no_proxy", "127.0.0.1,localhost")
-            yield Jwks(f"http://127.0.0.1:{server.server_port}/keys", rsa_key, ec_key, requests)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def test_jwks_rs256_token_is_accepted(jwks: Jwks) -> None:
-    token = bearer(claims("entra-oid", role=None, roles=["Premium"]), jwks.rsa_key, "RS256",
-                   headers={"kid": "rsa-1"})
-    principal = authenticate(token, jwks.settings())
-    assert principal == Principal("entra-oid", Role.PREMIUM)
-    assert jwks.requests, "the JWKS document was never fetched"
-
-
-def test_jwks_checks_issuer_and_audience(jwks: Jwks) -> None:
-    configured = jwks.settings(JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
-    good = bearer(claims(iss=ISSUER, aud=AUDIENCE), jwks.rsa_key, "RS256",
-                  headers={"kid": "rsa-1"})
-    assert authenticate(good, configured).user_id == "user-1"
-    bad = bearer(claims(iss=ISSUER, aud="api://other"), jwks.rsa_key, "RS256",
-                 headers={"kid": "rsa-1"})
-    with pytest.raises(Unauthorized):
-        authenticate(bad, configured)
-
-
-def test_jwks_mode_refuses_hs256_signed_with_the_public_key(jwks: Jwks) -> None:
-    """Algorithm confusion: the public key used as an HMAC secret must not verify."""
-    pem = jwks.rsa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    header = {"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}
-    token = hand_made_token(header, claims(role="admin"), pem)
-    with pytest.raises(Unauthorized):
-        authenticate(f"Bearer {token}", jwks.settings())
-
-
-def test_jwks_mode_refuses_tokens_signed_with_the_shared_secret(jwks: Jwks) -> None:
-    token = bearer(claims(role="admin"), headers={"kid": "rsa-1"})
-    with pytest.raises(Unauthorized):
-        authenticate(token, jwks.settings(JWT_SECRET=SECRET))
-
-
-def test_jwks_mode_refuses_another_rsa_key(jwks: Jwks) -> None:
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    token = bearer(claims(), stranger, "RS256", headers={"kid": "rsa-1"})
-    with pytest.raises(Unauthorized):
-        authenticate(token, jwks.settings())
-
-
-@pytest.mark.parametrize("kid", ["unknown-kid", None])
-def test_jwks_mode_refuses_a_key_id_it_does_not_publish(jwks: Jwks, kid: str | None) -> None:
-    headers = {"kid": kid} if kid else None
-    token = bearer(claims(), jwks.rsa_key, "RS256", headers=headers)
-    with pytest.raises(Unauthorized):
-        authenticate(token, jwks.settings())
-
-
-def test_jwks_mode_refuses_alg_none(jwks: Jwks) -> None:
-    token = jwt.encode(claims(role="admin"), None, algorithm="none", headers={"kid": "rsa-1"})
-    with pytest.raises(Unauthorized):
-        authenticate(f"Bearer {token}", jwks.settings())
-
-
-def test_jwks_mode_refuses_an_algorithm_that_does_not_fit_the_key(jwks: Jwks) -> None:
-    """An ES256 token naming the RSA key's kid is a bad token: 401, never a crash (500).
-
-    Anyone can send such a token: it needs no secret at all.
-    """
-    token = bearer(claims(role="admin"), jwks.ec_key, "ES256", headers={"kid": "rsa-1"})
-    with pytest.raises(Unauthorized):
-        authenticate(token, jwks.settings())
-
+# --- the verified-token cache ------------------------------------------------------------
 
 def test_verified_tokens_are_remembered_only_until_they_expire(monkeypatch) -> None:
-    from shared import auth
-
     cache = auth._VerifiedTokens(size=2)
     now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now)
     cache.put(("a",), {"exp": now + 60, "sub": "a"})
     assert cache.get(("a",))["sub"] == "a"
     monkeypatch.setattr(auth.time, "time", lambda: now + 61)
@@ -391,6 +256,24 @@ def test_verified_tokens_are_remembered_only_until_they_expire(monkeypatch) -> N
     cache.put(("c",), {"exp": now + 600})
     cache.put(("d",), {"exp": now + 600})
     assert cache.get(("b",)) is None and cache.get(("d",)) is not None  # bounded, LRU
+
+
+def test_a_remembered_token_ends_when_its_key_may_be_withdrawn(monkeypatch) -> None:
+    """A JWKS key is trusted for minutes: the claims it verified are not trusted longer."""
+    cache = auth._VerifiedTokens()
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now)
+    cache.put(("t",), {"exp": now + 3600, "sub": "a"}, trusted_for=120)
+    monkeypatch.setattr(auth.time, "time", lambda: now + 119)
+    assert cache.get(("t",)) is not None
+    monkeypatch.setattr(auth.time, "time", lambda: now + 121)
+    assert cache.get(("t",)) is None
+
+
+def test_an_over_long_token_is_refused_before_it_is_read() -> None:
+    padded = bearer(claims(pad="x" * auth.MAX_TOKEN_CHARS))
+    with pytest.raises(Unauthorized, match="too long"):
+        authenticate(padded, settings())
 
 
 def test_a_remembered_token_still_needs_the_same_settings() -> None:

@@ -1,8 +1,10 @@
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from shared.delivery.conditional import (
+    MAX_CONDITION_CHARS,
     evaluate,
     http_date,
     if_range_allows_partial,
@@ -187,3 +189,67 @@ def test_naive_last_modified_is_utc() -> None:
         "GET", etag=None, last_modified=naive, if_none_match=None, if_modified_since=MODIFIED_HTTP
     )
     assert result == 304
+
+
+# --- hostile lists: linear time, bounded length ------------------------------------------
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"{ETAG},", 304),  # empty list elements are skipped (RFC 9110 §5.6.1.2)
+        (f", ,{ETAG}", 304),
+        (f' , "x" ,, {ETAG} , ', 304),
+        ('"a,b", "c"', None),  # a comma inside an entity-tag is not a separator
+        (f'"a" {ETAG}', None),  # two tags without a comma: malformed, nothing matches
+        (f'"unterminated, {ETAG}', None),
+        (f'"a",\t{ETAG}', 304),
+    ],
+)
+def test_if_none_match_list_syntax(header: str, expected: int | None) -> None:
+    assert check(if_none_match=header) == expected
+
+
+def test_a_comma_inside_an_entity_tag_is_part_of_it() -> None:
+    tag = '"v1,v2"'
+    result = evaluate("GET", etag=tag, last_modified=MODIFIED, if_none_match=f'"x", {tag}',
+                      if_modified_since=None)
+    assert result == 304
+
+
+@pytest.mark.parametrize("header", ["if_none_match", "if_match"])
+def test_a_list_with_thirty_thousand_spaces_is_answered_in_milliseconds(header: str) -> None:
+    """`"a",` + 30,000 spaces + `x` took 6.5 s of CPU with the old backtracking pattern."""
+    hostile = '"a",' + " " * 30_000 + "x"
+    started = time.perf_counter()
+    result = check(**{header: hostile})
+    assert time.perf_counter() - started < 0.05
+    assert result == (None if header == "if_none_match" else 412)
+
+
+@pytest.mark.parametrize("spaces", [MAX_CONDITION_CHARS - 10, 1_000_000])
+def test_parsing_is_linear_below_and_above_the_bound(spaces: int) -> None:
+    hostile = '"a",' + " " * spaces + f"{ETAG}x"
+    started = time.perf_counter()
+    assert check(if_none_match=hostile) is None
+    assert time.perf_counter() - started < 0.05
+
+
+def test_a_list_over_the_bound_matches_nothing() -> None:
+    """Not read at all: If-None-Match lets the full response through, If-Match fails."""
+    padding = ", ".join(['"filler"'] * (MAX_CONDITION_CHARS // 10))
+    long_list = f"{padding}, {ETAG}"
+    assert len(long_list) > MAX_CONDITION_CHARS
+    assert check(if_none_match=long_list) is None
+    assert check(if_match=long_list) == 412
+    assert check(if_match="*" + " " * MAX_CONDITION_CHARS) == 412
+    assert not if_range_allows_partial(ETAG + " " * MAX_CONDITION_CHARS, etag=ETAG,
+                                       last_modified=MODIFIED)
+    shorter = ", ".join(['"filler"'] * 10 + [ETAG])
+    assert check(if_none_match=shorter) == 304 and check(if_match=shorter) is None
+
+
+def test_an_over_long_date_is_an_invalid_date() -> None:
+    padded = MODIFIED_HTTP + " " * 100
+    assert parse_http_date(padded) is None
+    assert check(if_modified_since=padded) is None
+    assert check(if_unmodified_since=EARLIER + " " * 100) is None

@@ -7,7 +7,9 @@ import pytest
 from shared.delivery.disposition import (
     ascii_fallback,
     content_disposition,
+    download_name,
     must_download,
+    needs_sandbox,
     sanitize_filename,
 )
 
@@ -206,3 +208,70 @@ def test_must_download(mime: str) -> None:
 )
 def test_inline_is_fine(mime: str) -> None:
     assert must_download(mime) is False
+
+
+# --- a download's name keeps the stored type's extension ---------------------------------
+
+EXECUTABLE_OR_ACTIVE = [".exe", ".html", ".htm", ".svg", ".js", ".bat", ".cmd", ".ps1", ".sh",
+                        ".jar", ".msi", ".scr", ".lnk", ".hta", ".vbs", ".com", ".pif",
+                        ".reg", ".iso", ".xml", ".docm", ".desktop", ".url", ".py"]
+
+
+@pytest.mark.parametrize("extension", EXECUTABLE_OR_ACTIVE)
+@pytest.mark.parametrize(("mime", "own"), [("image/png", ".png"), ("text/plain", ".txt"),
+                                           ("application/pdf", ".pdf"),
+                                           ("application/octet-stream", ".bin")])
+def test_an_executable_or_active_extension_is_replaced(extension: str, mime: str,
+                                                       own: str) -> None:
+    assert download_name(f"facture{extension}", mime) == f"facture{own}"
+    assert download_name(f"facture{extension.upper()}", mime) == f"facture{own}"
+    assert download_name(f"facture{extension}. ", mime) == f"facture{own}"  # Windows trims
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "expected"),
+    [
+        ("photo.png", "image/png", "photo.png"),
+        ("photo.JPEG", "image/jpeg", "photo.JPEG"),  # any of the type's own extensions
+        ("photo.jpe", "image/jpeg", "photo.jpe"),
+        ("photo.jpg", "image/png", "photo.png"),  # another type's extension: replaced
+        ("rapport v2", "application/pdf", "rapport v2.pdf"),  # none: appended
+        ("rapport.v2", "application/pdf", "rapport.v2.pdf"),  # unknown: appended
+        ("x.png.exe", "image/png", "x.png.png"),
+        ("\u202egnp.exe", "image/png", "gnp.png"),  # the bidi override is dropped first
+        ("../../x.exe", "image/png", "x.png"),
+        (".exe", "image/png", "exe.png"),
+        ("page.html", "text/html", "page.html"),  # the stored type's own
+        ("page.htm", "text/html", "page.html"),
+        ("logo.svg", "image/svg+xml", "logo.svg"),
+        ("notes.bat", "text/plain", "notes.txt"),  # Python's table files .bat as text/plain
+        ("build.c", "text/plain", "build.c"),
+    ],
+)
+def test_download_name(name: str, mime: str, expected: str) -> None:
+    assert download_name(name, mime) == expected
+
+
+def test_a_long_name_keeps_the_new_extension_within_255_bytes() -> None:
+    name = download_name("é" * 300 + ".exe", "image/png")
+    assert name.endswith(".png") and len(name.encode()) <= 255
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_names_always_end_in_the_type_extension(seed: int) -> None:
+    generator = random.Random(seed)
+    alphabet = "abc.exe/\\:*? \u202e\u200béè.html.js"
+    for _ in range(300):
+        name = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 30)))
+        safe = download_name(name, "image/png")
+        assert safe.lower().endswith(".png"), (name, safe)
+        assert sanitize_filename(safe) == safe
+
+
+@pytest.mark.parametrize(("mime", "sandboxed"), [
+    ("application/pdf", True), ("Application/PDF; x=1", True), ("text/html", True),
+    ("image/svg+xml", True), ("text/xml", True), ("application/javascript", True), ("", True),
+    ("image/png", False), ("text/plain", False), ("video/mp4", False),
+])
+def test_needs_sandbox(mime: str, sandboxed: bool) -> None:
+    assert needs_sandbox(mime) is sandboxed

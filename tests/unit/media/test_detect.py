@@ -38,6 +38,9 @@ JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 PNG = png_1x1()
 GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00"
        b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+# No colour table and no extension: an image descriptor right after the screen descriptor.
+GIF87 = (b"GIF87a\x01\x00\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
+         b"\x02\x02D\x01\x00;")
 PDF = (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
        b"trailer\n<< /Root 1 0 R >>\n%%EOF\n")
 MP4 = (struct.pack(">I", 32) + b"ftypisom" + struct.pack(">I", 0x200) + b"isomiso2avc1mp41"
@@ -71,7 +74,7 @@ WORD_DOCX = zip_of({
         (JPEG, "image/jpeg"),
         (PNG, "image/png"),
         (GIF, "image/gif"),
-        (b"GIF87a\x01\x00\x01\x00" + bytes(20), "image/gif"),
+        (GIF87, "image/gif"),
         (PDF, "application/pdf"),
         (MP4, "video/mp4"),
         (WEBP, "image/webp"),

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings, expand_connection_string, parse_size
+from shared.settings import DEV_JWT_SECRET, Settings, expand_connection_string, parse_size
 from tests.unit.conftest import documented_setting_names
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -120,7 +125,7 @@ def test_documented_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("AZURE_CONTAINER_NAME", "my-files")
     clean_env.setenv("AWS_S3_BUCKET", "my-backup")
     clean_env.setenv("TRANSFORM_QUEUE_NAME", "work")
-    clean_env.setenv("JWT_SECRET", "s3cret")
+    clean_env.setenv("JWT_SECRET", "s3cret-of-at-least-thirty-two-bytes!")
     clean_env.setenv("BACKUP_ENABLED", "false")
     clean_env.setenv("DB_POOL_MAX", "9")
     clean_env.setenv("AZURE_CDN_ENDPOINT", "https://cdn.example")
@@ -128,7 +133,7 @@ def test_documented_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.container_name == "my-files"
     assert settings.s3_bucket == "my-backup"
     assert settings.transform_queue == "work"
-    assert settings.jwt_secret == "s3cret"
+    assert settings.jwt_secret == "s3cret-of-at-least-thirty-two-bytes!"
     assert settings.backup_enabled is False
     assert settings.db_pool_max == 9
     assert settings.cdn_endpoint == "https://cdn.example"
@@ -253,3 +258,58 @@ def test_account_name_does_not_hide_an_explicit_connection_string(
     clean_env.setenv("AZURE_STORAGE_ACCOUNT", "prodaccount")
     clean_env.setenv("AZURE_STORAGE_CONNECTION_STRING", REAL_ACCOUNT)
     assert Settings().primary_connection_string == REAL_ACCOUNT
+
+
+# --- token settings that would let foreign tokens in ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+STRONG = "a-production-secret-of-32-bytes!"  # exactly 32 bytes
+
+
+def test_the_development_secret_is_the_documented_one() -> None:
+    values = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    assert values["JWT_SECRET"] == DEV_JWT_SECRET
+    assert values["AZURE_FUNCTIONS_ENVIRONMENT"] == "Development"
+
+
+@pytest.mark.parametrize("secret", [DEV_JWT_SECRET, f" {DEV_JWT_SECRET} ", "w3ak-s3cret",
+                                    "x" * 31, "é" * 15])
+@pytest.mark.parametrize("environment", [None, "Production", "Staging", "dev"])
+def test_a_weak_jwt_secret_is_refused_outside_local_development(
+        clean_env: pytest.MonkeyPatch, secret: str, environment: str | None) -> None:
+    clean_env.setenv("JWT_SECRET", secret)
+    if environment is not None:
+        clean_env.setenv("AZURE_FUNCTIONS_ENVIRONMENT", environment)
+    with pytest.raises(ValidationError, match="JWT_SECRET is the development secret") as info:
+        Settings()
+    assert secret.strip() not in str(info.value)  # errors never echo a value
+
+
+@pytest.mark.parametrize("environment", ["Development", "development"])
+def test_the_development_secret_is_fine_in_local_development(
+        clean_env: pytest.MonkeyPatch, environment: str) -> None:
+    clean_env.setenv("JWT_SECRET", DEV_JWT_SECRET)
+    clean_env.setenv("AZURE_FUNCTIONS_ENVIRONMENT", environment)
+    assert Settings().local_development and Settings().jwt_secret == DEV_JWT_SECRET
+
+
+def test_a_strong_secret_is_fine_anywhere(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("JWT_SECRET", STRONG)
+    clean_env.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Production")
+    assert Settings().jwt_secret == STRONG and not Settings().local_development
+
+
+def test_the_app_refuses_to_start_with_a_jwks_url_but_no_issuer_or_audience() -> None:
+    """Importing function_app is what the Functions host does at start-up (indexing)."""
+    env = {name: value for name, value in os.environ.items()
+           if name.lower() not in {n.lower() for n in DOCUMENTED}}
+    env |= {"JWT_JWKS_URL": "https://login.example/keys", "JWT_AUDIENCE": "api://storage",
+            "ENCRYPTION_KEY": base64.b64encode(b"s" * 32).decode()}
+    started = subprocess.run([sys.executable, "-c", "import function_app"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode != 0
+    assert "JWT_ISSUER and JWT_AUDIENCE are required" in started.stderr
+    assert env["ENCRYPTION_KEY"] not in started.stderr
+    env["JWT_ISSUER"] = "https://login.example/tenant/v2.0"
+    assert subprocess.run([sys.executable, "-c", "import function_app"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120).returncode == 0
