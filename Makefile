@@ -10,6 +10,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.requirements.stamp
 NPM_STAMP := node_modules/.package-lock.stamp
+# The real Functions Python worker (azure-functions-runtime) runs on Python 3.13, in a venv of
+# its own: tests/devhost/test_devhost_worker.py indexes the app with it. A python3.13 on PATH
+# or under pyenv is used; without one that test fails saying so.
+# (pyenv's shim answers `command -v` without running, hence the version check.)
+WORKER_PYTHON ?= $(shell for candidate in python3.13 \
+	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
+	$$candidate -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && \
+	{ command -v $$candidate; break; }; done)
+WORKER_VENV := .venv-worker
+WORKER_STAMP := $(WORKER_VENV)/.requirements.stamp
 # checkov pins its own dependencies: it gets a venv of its own, for the tests only.
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.requirements.stamp
@@ -17,11 +27,13 @@ IAC_STAMP := $(IAC_VENV)/.requirements.stamp
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install run test lint typecheck bench token clean package package-deps constraints
+.PHONY: help install worker-venv run test lint typecheck bench token clean package package-deps constraints
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3, Varnish (CDN on :6081) and serve the API on http://127.0.0.1:8089"
-	@echo "make test   run the whole test suite (it starts its own stack on free ports)"
+	@echo "            (REDIS=1: also redis-server, for limits shared through REDIS_URL)"
+	@echo "make test   run the whole test suite (it starts its own stack on free ports) and list"
+	@echo "            its slowest tests"
 	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench  run the benchmarks (BENCH=media: only the media engines)"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
@@ -48,6 +60,18 @@ $(PIP_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
+worker-venv: $(WORKER_STAMP)
+
+$(WORKER_STAMP): requirements.txt requirements-worker.txt
+	@if [ -z "$(WORKER_PYTHON)" ]; then \
+		echo "no Python 3.13 found (python3.13 on PATH or under pyenv): the worker-parity" \
+			"test will fail; set WORKER_PYTHON=/path/to/python3.13" >&2; \
+	else \
+		{ [ -x $(WORKER_VENV)/bin/python ] || $(WORKER_PYTHON) -m venv $(WORKER_VENV); } && \
+		$(WORKER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			-r requirements-worker.txt && touch $@; \
+	fi
+
 # npm ci recreates node_modules from the lock file, so the stamp is written after it.
 $(NPM_STAMP): package-lock.json package.json
 	@command -v npm >/dev/null || { echo "Node.js 20 and npm are required for Azurite" >&2; exit 1; }
@@ -64,17 +88,18 @@ $(IAC_STAMP): requirements-iac.txt
 	@touch $@
 
 # Varnish (the local CDN) is installed when missing, as root; otherwise the script says how
-# and the stack starts without it.
+# and the stack starts without it. REDIS=1 also starts redis-server (limits shared through
+# REDIS_URL); without it the app keeps its limits in-process, as in Azure without REDIS_URL.
 run: install
 	bash scripts/install-test-tools.sh varnish
-	$(PY) -m devhost stack
+	$(PY) -m devhost stack $(if $(REDIS),--redis)
 
 # The browser and nginx-parity tests need Debian's chromium and nginx (installed once, as root).
 # Types first: a type error fails in seconds, not after the integration tests.
 # (tests/test_architecture.py checks the import contracts and file lengths in pytest.)
-test: install typecheck $(IAC_STAMP)
+test: install typecheck $(IAC_STAMP) worker-venv
 	bash scripts/install-test-tools.sh
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25 --durations-min=2
 
 lint: install typecheck
 	$(PY) -m ruff check .

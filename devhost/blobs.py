@@ -1,5 +1,7 @@
-"""Blob triggers fired by polling the container listing, with the real host's receipts and
-poison rule.
+"""Blob triggers: what both kinds share (the path pattern, the argument the function gets,
+the host's blob-trigger message), and the polling kind (``LogsAndContainerScan``, the
+default source) with the real host's receipts and poison rule. The ``EventGrid`` source is
+``devhost.eventgrid`` (the events) and ``devhost.blobqueue`` (the host's side).
 
 A blob fires once per version (name + ETag). Receipts are blobs in ``azure-webjobs-hosts``
 under ``blobreceipts/`` as the real host keeps them, so they live and die with the storage
@@ -11,7 +13,6 @@ data and a restart never fires old blobs again. A failing blob is retried up to
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -28,7 +29,8 @@ from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.functions import FunctionSpec, Invoker, OutageLog
+from devhost.queues import encode_body
 from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.blob")
@@ -73,10 +75,44 @@ def host_id() -> str:
     return os.environ.get("AzureFunctionsWebHost__hostid", "devhost")  # noqa: SIM112
 
 
+def function_id(function_name: str) -> str:
+    return f"Host.Functions.{function_name}"
+
+
+def trigger_message(function_name: str, container: str, blob_name: str, etag: str) -> str:
+    """The host's BlobTriggerMessage (its shared blob queue and poison queue carry these)."""
+    return json.dumps({
+        "Type": "BlobTrigger",
+        "FunctionId": function_id(function_name),
+        "BlobType": "BlockBlob",
+        "ContainerName": container,
+        "BlobName": blob_name,
+        "ETag": f'"{etag.strip(chr(34))}"',
+    })
+
+
+def blob_argument(spec: FunctionSpec, conn_str: str, container: str, name: str) -> Any:
+    """What the parameter's annotation asks for; the SDK-type binding gives a sync
+    ``azure.storage.blob.BlobClient`` for ``azurefunctions...blob.BlobClient``."""
+    service = BlobServiceClient.from_connection_string(conn_str)
+    client = service.get_blob_client(container, name)
+    wanted = spec.annotation(spec.arg_name)
+    wanted_name = getattr(wanted, "__name__", "")
+    if wanted_name == "ContainerClient":
+        return service.get_container_client(container)
+    if wanted_name == "StorageStreamDownloader":
+        return client.download_blob()
+    if wanted in (bytes, str, func.InputStream, InputStream):
+        return _stream_or_bytes(client, wanted)
+    return client
+
+
 class BlobTriggerRunner:
     def __init__(self, spec: FunctionSpec, path: BlobPath, conn_str: str,
-                 options: QueueOptions) -> None:
+                 options: QueueOptions, invoke: Invoker) -> None:
         self.spec = spec
+        self.name = spec.name
+        self.invoke = invoke
         self.path = path
         self.options = options
         self._conn_str = conn_str
@@ -95,7 +131,7 @@ class BlobTriggerRunner:
 
     @property
     def _receipt_prefix(self) -> str:
-        return f"blobreceipts/{host_id()}/Host.Functions.{self.spec.name}/"
+        return f"blobreceipts/{host_id()}/{function_id(self.spec.name)}/"
 
     async def run(self) -> None:
         await self._load_receipts()
@@ -163,28 +199,14 @@ class BlobTriggerRunner:
 
     async def _attempt(self, name: str, fields: dict[str, Any]) -> bool:
         try:
-            argument = await asyncio.to_thread(self._argument, name)
-            await invoke(self.spec, {self.spec.arg_name: argument})
+            argument = await asyncio.to_thread(blob_argument, self.spec, self._conn_str,
+                                               self.path.container, name)
+            await self.invoke(self.spec, {self.spec.arg_name: argument})
         except Exception:
             log.exception("blob function failed", extra={"fields": fields})
             return False
         log.info("blob function succeeded", extra={"fields": fields})
         return True
-
-    def _argument(self, name: str) -> Any:
-        """What the parameter's annotation asks for; the SDK-type binding gives a sync
-        ``azure.storage.blob.BlobClient`` for ``azurefunctions...blob.BlobClient``."""
-        service = BlobServiceClient.from_connection_string(self._conn_str)
-        client = service.get_blob_client(self.path.container, name)
-        wanted = self.spec.annotation(self.spec.arg_name)
-        wanted_name = getattr(wanted, "__name__", "")
-        if wanted_name == "ContainerClient":
-            return service.get_container_client(self.path.container)
-        if wanted_name == "StorageStreamDownloader":
-            return client.download_blob()
-        if wanted in (bytes, str, func.InputStream, InputStream):
-            return _stream_or_bytes(client, wanted)
-        return client
 
     async def _write_receipt(self, name: str, etag: str) -> None:
         receipt = f"{self._receipt_prefix}{etag}/{self.path.container}/{name}"
@@ -193,20 +215,10 @@ class BlobTriggerRunner:
         self._receipts.add((name, etag))
 
     async def _report_poison(self, name: str, etag: str, fields: dict[str, Any]) -> None:
-        message = json.dumps({
-            "Type": "BlobTrigger",
-            "FunctionId": f"Host.Functions.{self.spec.name}",
-            "BlobType": "BlockBlob",
-            "ContainerName": self.path.container,
-            "BlobName": name,
-            "ETag": f'"{etag}"',
-        })
+        message = trigger_message(self.spec.name, self.path.container, name, etag)
         with contextlib.suppress(ResourceExistsError):
             await self._poison.create_queue()
-        content = message
-        if self.options.message_encoding == "base64":
-            content = base64.b64encode(message.encode()).decode("ascii")
-        await self._poison.send_message(content)
+        await self._poison.send_message(encode_body(message, self.options.message_encoding))
         log.warning("blob reported on poison queue",
                     extra={"fields": {**fields, "poison_queue": POISON_QUEUE}})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -13,7 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from devhost.config import apply_local_settings
+from devhost.config import apply_host_environment, apply_local_settings
 
 if TYPE_CHECKING:
     from devhost.stack import LocalStack
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the function app against the environment")
     _add_serve_options(serve)
     serve.set_defaults(command=cmd_serve)
+
+    index = commands.add_parser("index", help="print the functions the devhost would serve "
+                                "(JSON), or refuse the app as the worker would (exit 1)")
+    index.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
+    index.add_argument("--app", default="function_app:app", help="module:attribute")
+    index.set_defaults(command=cmd_index)
 
     token = commands.add_parser("token", help="print a development JWT")
     token.add_argument("--sub", required=True, help="user id (the sub claim)")
@@ -76,12 +83,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)
-    # As `func start` does: the app may tell local development from Azure by it.
-    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    apply_host_environment()
     configure_logging()
     from devhost.host import DevHost, serve
+    from devhost.indexing import FunctionLoadError
 
-    serve(DevHost(args.app, root, args.host_json), args.host, args.port)
+    try:
+        host = DevHost(args.app, root, args.host_json)
+    except FunctionLoadError as exc:
+        # The worker fails the whole app at start-up on these: so do we, loudly.
+        log.error("the Python worker would refuse this app: %s", exc)
+        print(f"devhost: the Python worker would refuse this app: {exc}", file=sys.stderr)
+        return 1
+    serve(host, args.host, args.port)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from devhost.describe import describe
+    from devhost.functions import index_functions, load_app
+    from devhost.indexing import FunctionLoadError
+
+    try:
+        specs = index_functions(load_app(args.app, args.root.resolve()))
+    except FunctionLoadError as exc:
+        print(json.dumps({"ok": False, "error": str(exc), "functions": {}}, indent=1))
+        return 1
+    functions = {spec.name: describe(spec) for spec in specs}
+    print(json.dumps({"ok": True, "error": None, "functions": functions}, indent=1,
+                     sort_keys=True))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,13 @@ def read_local_settings(path: Path) -> dict[str, str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     values = data.get("Values") or {}
     return {str(key): _as_setting(value) for key, value in values.items()}
+
+
+def apply_host_environment(env: MutableMapping[str, str] | None = None) -> None:
+    """What `func start` sets for the app: it runs in the Development environment unless
+    the environment says otherwise."""
+    target = os.environ if env is None else env
+    target.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
 
 
 def apply_local_settings(path: Path) -> dict[str, str]:
@@ -71,6 +78,18 @@ def parse_timespan(value: str | int | float) -> float:
     return total + (float(f"0.{fraction}") if fraction else 0.0)
 
 
+def format_timespan(seconds: float) -> str:
+    """Seconds -> .NET TimeSpan text as the host logs it: '00:10:00', '1.00:00:01',
+    '00:00:00.5000000'."""
+    ticks = round(seconds * 10_000_000)
+    days, rest = divmod(ticks, 86400 * 10_000_000)
+    hours, rest = divmod(rest, 3600 * 10_000_000)
+    minutes, rest = divmod(rest, 60 * 10_000_000)
+    whole, fraction = divmod(rest, 10_000_000)
+    text = f"{hours:02d}:{minutes:02d}:{whole:02d}" + (f".{fraction:07d}" if fraction else "")
+    return f"{days}.{text}" if days else text
+
+
 def is_timespan(value: str) -> bool:
     return bool(_TIMESPAN.match(value.strip()))
 
@@ -100,11 +119,16 @@ class QueueOptions:
         )
 
 
+# Flex Consumption's default functionTimeout (the plan the app deploys to); "-1" in host.json
+# means no limit, as on plans that allow one.
+DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
+
+
 @dataclass(frozen=True)
 class HostConfig:
     route_prefix: str = "api"
     queues: QueueOptions = field(default_factory=QueueOptions)
-    function_timeout: float | None = None
+    function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT
 
     @classmethod
     def load(cls, path: Path | None) -> HostConfig:
@@ -117,7 +141,9 @@ class HostConfig:
         return cls(
             route_prefix=str(http.get("routePrefix", "api")),
             queues=QueueOptions.from_json(extensions.get("queues") or {}),
-            function_timeout=parse_timespan(timeout) if timeout else None,
+            function_timeout=(DEFAULT_FUNCTION_TIMEOUT if timeout is None
+                              else None if str(timeout).strip() == "-1"
+                              else parse_timespan(timeout)),
         )
 
 

@@ -1,4 +1,5 @@
-"""Load the FunctionApp and describe its functions as the host's indexer sees them."""
+"""Load the FunctionApp, index its functions as the worker does (refusing what it refuses),
+and invoke them with the host's ``functionTimeout``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+
+from devhost.config import format_timespan
+from devhost.indexing import validate
 
 log = logging.getLogger("devhost.functions")
 
@@ -45,10 +49,8 @@ class FunctionSpec:
 
     @cached_property
     def _hints(self) -> dict[str, Any]:
-        try:  # hints may be strings (PEP 563), resolved against the function's module
-            return typing.get_type_hints(self.user_function)
-        except Exception:  # an unresolvable hint must not stop the host
-            return dict(getattr(self.user_function, "__annotations__", {}))
+        # Strings (PEP 563) resolve against the function's module; indexing checked they do.
+        return typing.get_type_hints(self.user_function)
 
     @cached_property
     def wants_context(self) -> bool:
@@ -56,7 +58,7 @@ class FunctionSpec:
         return "context" in inspect.signature(self.user_function).parameters
 
 
-def load_app(reference: str, root: Path) -> func.FunctionApp:
+def load_app(reference: str, root: Path) -> func.FunctionRegister:
     """Import ``module:attribute`` (default attribute ``app``) with the project root on sys.path."""
     module_name, _, attribute = reference.partition(":")
     root_str = str(root.resolve())
@@ -64,21 +66,23 @@ def load_app(reference: str, root: Path) -> func.FunctionApp:
         sys.path.insert(0, root_str)
     module = importlib.import_module(module_name)
     app = getattr(module, attribute or "app")
-    if not hasattr(app, "get_functions"):
+    if not isinstance(app, func.FunctionRegister):
         raise TypeError(f"{reference} is not an azure.functions.FunctionApp")
     return app
 
 
-def index_functions(app: func.FunctionApp) -> list[FunctionSpec]:
-    """Read the app's functions. ``get_functions()`` may run only once per app object."""
+def index_functions(app: func.FunctionRegister) -> list[FunctionSpec]:
+    """Read the app's functions, refusing (``FunctionLoadError``) what the worker refuses.
+    ``get_functions()`` may run only once per app object."""
     specs = []
     for function in app.get_functions():
+        validate(function)
         trigger = function.get_trigger()
         if trigger is None:
             continue
         specs.append(
             FunctionSpec(
-                name=function.get_function_name(),
+                name=str(function.get_function_name()),
                 trigger=_plain(trigger.get_dict_repr()),
                 user_function=function.get_user_function(),
             )
@@ -132,13 +136,47 @@ class InvocationContext(func.Context):
         return None
 
 
-async def invoke(spec: FunctionSpec, arguments: dict[str, Any], root: Path | None = None) -> Any:
-    """Call the user function: coroutines are awaited, plain functions run in a worker thread
-    (as the Python worker does), so a blocking function never stalls the event loop."""
-    kwargs = dict(arguments)
-    if spec.wants_context:
-        kwargs["context"] = InvocationContext(spec.name, str(root or Path.cwd()))
-    target = spec.user_function
+class FunctionTimeoutError(TimeoutError):
+    """The invocation ran past host.json's ``functionTimeout`` and was cancelled."""
+
+    def __init__(self, function_name: str, timeout: float, invocation_id: str) -> None:
+        super().__init__(f"Timeout value of {format_timespan(timeout)} exceeded by function "
+                         f"'Functions.{function_name}' (Id: '{invocation_id}'). "
+                         "Initiating cancellation.")
+
+
+@dataclass(frozen=True)
+class Invoker:
+    """Calls user functions as the worker does, within the host's ``functionTimeout``."""
+
+    root: Path
+    timeout: float | None = None
+
+    async def __call__(self, spec: FunctionSpec, arguments: Mapping[str, Any]) -> Any:
+        context = InvocationContext(spec.name, str(self.root))
+        kwargs = dict(arguments)
+        if spec.wants_context:
+            kwargs["context"] = context
+        if self.timeout is None:
+            return await _call(spec.user_function, kwargs)
+        try:
+            async with asyncio.timeout(self.timeout) as scope:
+                return await _call(spec.user_function, kwargs)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the function's own TimeoutError
+            error = FunctionTimeoutError(spec.name, self.timeout, context.invocation_id)
+            log.error(str(error), extra={"fields": {"function": spec.name}})
+            if not inspect.iscoroutinefunction(spec.user_function):
+                # A thread cannot be stopped; the real host restarts the worker process.
+                log.warning("the function's thread keeps running until it returns",
+                            extra={"fields": {"function": spec.name}})
+            raise error from None
+
+
+async def _call(target: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Coroutines are awaited, plain functions run in a worker thread (as the Python worker
+    does), so a blocking function never stalls the event loop."""
     if inspect.iscoroutinefunction(target):
         return await target(**kwargs)
     result = await asyncio.to_thread(target, **kwargs)

@@ -12,15 +12,25 @@ from pathlib import Path
 from typing import Protocol
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Router
 
 from devhost import http
-from devhost.blobs import BlobPath, BlobTriggerRunner
+from devhost.blobqueue import BlobWebhook, blob_queue_runner
+from devhost.blobs import BlobPath, BlobTriggerRunner, function_id
 from devhost.config import HostConfig, is_disabled, resolve_settings
-from devhost.functions import BLOB, HTTP, QUEUE, TIMER, FunctionSpec, index_functions, load_app
-from devhost.queues import QueueTriggerRunner
+from devhost.eventgrid import WEBHOOK_PATH, EventGridOptions, EventGridSubscription
+from devhost.functions import (
+    BLOB,
+    HTTP,
+    QUEUE,
+    TIMER,
+    FunctionSpec,
+    Invoker,
+    index_functions,
+    load_app,
+)
+from devhost.queues import queue_trigger_runner
 from devhost.storage import connection_string
 from devhost.timers import TimerTriggerRunner
 
@@ -31,7 +41,7 @@ RESTART_DELAY_SECONDS = 3.0
 
 
 class Runner(Protocol):
-    spec: FunctionSpec
+    name: str
 
     async def run(self) -> None: ...
 
@@ -43,29 +53,38 @@ class DevHost:
                  host_json: Path | None = None) -> None:
         self.root = (root or Path.cwd()).resolve()
         self.config = HostConfig.load(host_json or self.root / "host.json")
+        self.invoker = Invoker(self.root, self.config.function_timeout)
         specs = index_functions(load_app(app_ref, self.root))
         for spec in specs:
             if is_disabled(spec.name):
                 log.info("function disabled", extra={"fields": {"function": spec.name}})
         self.specs = [spec for spec in specs if not is_disabled(spec.name)]
+        # Where Event Grid reaches the host's webhook (set by serve()).
+        self.url = "http://127.0.0.1:8089"
+        self._webhook: BlobWebhook | None = None
 
     def of_type(self, trigger_type: str) -> list[FunctionSpec]:
         return [spec for spec in self.specs if spec.trigger_type == trigger_type]
 
-    def asgi_app(self) -> Starlette:
-        routes = http.build_routes(self.of_type(HTTP), self.config.route_prefix, self.root)
-        return Starlette(
-            routes=routes,
-            middleware=[Middleware(http.AccessLogMiddleware)],
-            exception_handlers={
-                HTTPException: http.http_exception_handler,
-                Exception: http.unhandled_exception_handler,
-            },
-            lifespan=self._lifespan,
-        )
+    @property
+    def event_grid_blob_functions(self) -> list[FunctionSpec]:
+        return [spec for spec in self.of_type(BLOB)
+                if str(spec.trigger.get("source", "")).lower() == "eventgrid"]
+
+    def asgi_app(self) -> Router:
+        """Every HTTP request goes to the dispatcher (no Starlette route, so no slash
+        redirect); the router only runs the lifespan that starts the other triggers."""
+        table = http.build_routes(self.of_type(HTTP), self.config.route_prefix)
+        system = {}
+        if self.event_grid_blob_functions:
+            self._webhook = BlobWebhook(connection_string(None), self.config.queues)
+            system[WEBHOOK_PATH] = self._webhook
+        dispatcher = http.FunctionDispatcher(table, self.invoker, system)
+        return Router(routes=[], redirect_slashes=False, default=dispatcher,
+                      lifespan=self._lifespan, middleware=[Middleware(http.AccessLogMiddleware)])
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def _lifespan(self, _app: object) -> AsyncIterator[None]:
         runners = self.build_runners()
         tasks = [asyncio.create_task(self._supervise(runner)) for runner in runners]
         try:
@@ -75,9 +94,16 @@ class DevHost:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.gather(*(runner.close() for runner in runners), return_exceptions=True)
+            if self._webhook is not None:
+                await self._webhook.close()
 
     def build_runners(self) -> list[Runner]:
         runners: list[Runner] = []
+        if event_grid := self.event_grid_blob_functions:
+            # The host's own blob queue, fed by the webhook, runs them all.
+            runners.append(blob_queue_runner({function_id(s.name): s for s in event_grid},
+                                             connection_string(None), self.config.queues,
+                                             self.invoker))
         for spec in self.specs:
             if spec.trigger_type == HTTP:
                 continue
@@ -94,17 +120,20 @@ class DevHost:
     def _runner_for(self, spec: FunctionSpec) -> Runner | None:
         trigger = spec.trigger
         if spec.trigger_type == QUEUE:
-            return QueueTriggerRunner(
+            return queue_trigger_runner(
                 spec, resolve_settings(str(trigger["queueName"])).lower(),
-                connection_string(trigger.get("connection")), self.config.queues,
+                connection_string(trigger.get("connection")), self.config.queues, self.invoker,
             )
         if spec.trigger_type == BLOB:
-            return BlobTriggerRunner(
-                spec, BlobPath.parse(resolve_settings(str(trigger["path"]))),
-                connection_string(trigger.get("connection")), self.config.queues,
-            )
+            path = BlobPath.parse(resolve_settings(str(trigger["path"])))
+            data = connection_string(trigger.get("connection"))
+            if spec in self.event_grid_blob_functions:
+                return EventGridSubscription(spec.name, path, data, self.url,
+                                             EventGridOptions.from_env())
+            return BlobTriggerRunner(spec, path, data, self.config.queues, self.invoker)
         if spec.trigger_type == TIMER:
-            return TimerTriggerRunner(spec, resolve_settings(str(trigger["schedule"])))
+            return TimerTriggerRunner(spec, resolve_settings(str(trigger["schedule"])),
+                                      self.invoker)
         log.warning("trigger type not supported by devhost",
                     extra={"fields": {"function": spec.name, "type": spec.trigger_type}})
         return None
@@ -112,7 +141,7 @@ class DevHost:
     async def _supervise(self, runner: Runner) -> None:
         """Keep a runner going; storage down at start-up only delays it. The first crash of
         a streak is logged in full, the repeats are not."""
-        fields = {"function": runner.spec.name}
+        fields = {"function": runner.name}
         quiet = False
         while True:
             started = time.monotonic()
@@ -134,6 +163,8 @@ class DevHost:
 
 
 def serve(host: DevHost, bind: str = "127.0.0.1", port: int = 8089) -> None:
+    reachable = "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
+    host.url = f"http://{reachable}:{port}"
     log.info("devhost serving", extra={"fields": {"url": f"http://{bind}:{port}",
                                                   "functions": len(host.specs)}})
     uvicorn.run(

@@ -53,7 +53,7 @@ class DevhostProcess:
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        self._process.stop(timeout)
+        self._process.stop(timeout=timeout)
 
     def restart(self, timeout: float = 60.0) -> DevhostProcess:
         self.stop()

@@ -1,166 +1,97 @@
-"""HTTP triggers served by Starlette, as the HTTP-streaming extension hands them requests."""
+"""HTTP triggers served the way the Functions host serves them, handing the request to the
+function as the HTTP streaming extension does.
+
+Routing is ``devhost.routing`` (ASP.NET's rules). What the host itself answers has no body:
+404 when no route and method match, 500 when a function raises or runs past
+``functionTimeout`` (a response already streaming is cut off instead). The app's own error
+bodies come from the app.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import azure.functions as func
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from devhost.functions import FunctionSpec, invoke
+from devhost.functions import FunctionSpec, FunctionTimeoutError, Invoker
+from devhost.routing import Route, RouteTable, RouteTemplate
 
 log = logging.getLogger("devhost.http")
 access_log = logging.getLogger("devhost.access")
 
-_PARAM = re.compile(r"\{([^{}]+)\}")
-_ERROR_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    500: "INTERNAL_ERROR",
-}
 
-
-def request_id_of(request: Request) -> str:
-    """``X-Request-ID`` when the client sent one, else a fresh id (kept for the whole request)."""
-    cached = request.scope.get("devhost.request_id")
-    if cached:
-        return str(cached)
-    value = request.headers.get("x-request-id") or str(uuid.uuid4())
-    request.scope["devhost.request_id"] = value
-    return value
-
-
-def error_response(request: Request, status: int, message: str,
-                   code: str | None = None) -> Response:
-    """The API's error body: {"error": {code, message, details, timestamp, request_id}}."""
-    request_id = request_id_of(request)
-    body = {
-        "error": {
-            "code": code or _ERROR_CODES.get(status, "ERROR"),
-            "message": message,
-            "details": {},
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"
-            ),
-            "request_id": request_id,
-        }
-    }
-    return JSONResponse(body, status_code=status, headers={"X-Request-ID": request_id})
-
-
-def starlette_path(route: str, prefix: str) -> str:
-    """Azure route template -> Starlette path.
-
-    ``{id:guid}`` / ``{id?}`` lose their constraint, ``{*rest}`` becomes ``{rest:path}``.
-    """
-
-    def _convert(match: re.Match[str]) -> str:
-        inner = match.group(1)
-        if inner.startswith("*"):
-            return "{" + inner.lstrip("*").split(":")[0] + ":path}"
-        name = inner.split(":")[0].split("=")[0].rstrip("?")
-        return "{" + name + "}"
-
-    parts = [part.strip("/") for part in (prefix, _PARAM.sub(_convert, route)) if part.strip("/")]
-    return "/" + "/".join(parts)
-
-
-def _specificity(path: str) -> tuple[int, ...]:
-    """Sort key putting literal segments before parameters and catch-alls last, as ASP.NET
-    routing does (``files/search`` must win over ``files/{file_id}``)."""
-    ranks = []
-    for segment in path.strip("/").split("/"):
-        if ":path}" in segment:
-            ranks.append(3)
-        elif segment.startswith("{") and segment.endswith("}"):
-            ranks.append(2)
-        elif "{" in segment:
-            ranks.append(1)
-        else:
-            ranks.append(0)
-    return tuple(ranks)
+def empty_response(status: int) -> Response:
+    return Response(status_code=status)
 
 
 def to_response(result: Any) -> Response:
-    """What the function returned -> a Starlette response (HttpResponse is converted)."""
+    """What the function returned, as the HTTP streaming extension's web app sends it: a
+    response as it is, ``None`` as FastAPI sends it (``null``). Anything else, the classic
+    ``func.HttpResponse`` included, is refused: the extension cannot send it."""
     if isinstance(result, Response):
         return result
-    if isinstance(result, func.HttpResponse):
-        headers = {name: value for name, value in result.headers.items()
-                   if name.lower() != "content-type"}
-        content_type = next((value for name, value in result.headers.items()
-                             if name.lower() == "content-type"), None)
-        if content_type is None and result.mimetype:
-            content_type = f"{result.mimetype}; charset={result.charset}"
-        response = Response(result.get_body(), status_code=result.status_code, headers=headers)
-        if content_type:
-            response.headers["content-type"] = content_type
-        return response
     if result is None:
-        return Response(status_code=204)
-    raise TypeError(f"an HTTP function returned {type(result).__name__}, not a response")
+        return JSONResponse(None)
+    raise TypeError(f"an HTTP function returned {type(result).__name__}, which the HTTP "
+                    "streaming extension cannot send (return a fastapi/starlette Response)")
 
 
-def make_endpoint(spec: FunctionSpec, root: Path):
-    async def endpoint(request: Request) -> Response:
+def route_of(spec: FunctionSpec, prefix: str) -> Route[FunctionSpec]:
+    """The route the host maps for an HTTP function: its ``route`` (or its name) under the
+    prefix, constrained to its ``methods`` (all methods when it lists none)."""
+    template = RouteTemplate.parse(str(spec.trigger.get("route") or spec.name), prefix)
+    methods = frozenset(str(method).upper() for method in spec.trigger.get("methods") or [])
+    return Route(template, methods or None, spec)
+
+
+def build_routes(specs: Iterable[FunctionSpec], prefix: str) -> RouteTable[FunctionSpec]:
+    table = RouteTable(route_of(spec, prefix) for spec in specs)
+    for route in table.routes:
+        log.info("http function", extra={"fields": {
+            "function": route.target.name, "route": route.template.text or "/",
+            "methods": ",".join(sorted(route.methods or {"*"}))}})
+    return table
+
+
+class FunctionDispatcher:
+    """The ASGI app for HTTP requests: the host's own endpoints (``system``, by exact path,
+    case-insensitive), then the functions' routes."""
+
+    def __init__(self, table: RouteTable[FunctionSpec], invoker: Invoker,
+                 system: Mapping[str, ASGIApp] | None = None) -> None:
+        self.table = table
+        self.invoke = invoker
+        self.system = {path.strip("/").lower(): app for path, app in (system or {}).items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        system = self.system.get(path.strip("/").lower())
+        if system is not None:
+            await system(scope, receive, send)
+            return
+        found = self.table.match(scope["method"], path)
+        if found is None:
+            await empty_response(404)(scope, receive, send)
+            return
+        route, values = found
+        spec = route.target
+        scope["path_params"] = values
         try:
-            return to_response(await invoke(spec, {spec.arg_name: request}, root))
+            result = await self.invoke(spec, {spec.arg_name: Request(scope, receive)})
+            response = to_response(result)
+        except FunctionTimeoutError:
+            response = empty_response(500)  # logged by the invoker, as the host logs it
         except Exception:
-            # The client sees the error body only; the trace stays in the host's log.
-            log.exception(
-                "function failed",
-                extra={"fields": {"function": spec.name, "request_id": request_id_of(request)}},
-            )
-            return error_response(request, 500, "An internal error occurred.")
-
-    endpoint.__name__ = spec.name
-    return endpoint
-
-
-def build_routes(specs: Iterable[FunctionSpec], prefix: str, root: Path) -> list[BaseRoute]:
-    entries = []
-    for spec in specs:
-        path = starlette_path(str(spec.trigger.get("route") or spec.name), prefix)
-        methods = [str(method).upper() for method in spec.trigger.get("methods") or []] or None
-        entries.append((path, Route(path, make_endpoint(spec, root), methods=methods)))
-        log.info(
-            "http function",
-            extra={"fields": {"function": spec.name, "path": path,
-                              "methods": ",".join(methods or ["*"])}},
-        )
-    entries.sort(key=lambda entry: _specificity(entry[0]))
-    return [route for _, route in entries]
-
-
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        message = f"No route matches {request.method} {request.url.path}."
-    elif exc.status_code == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}."
-    else:
-        message = str(exc.detail)
-    response = error_response(request, exc.status_code, message)
-    for name, value in (exc.headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-async def unhandled_exception_handler(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc)
-    return error_response(request, 500, "An internal error occurred.")
+            # The client sees the status only; the trace stays in the host's log.
+            log.exception("function failed", extra={"fields": {"function": spec.name}})
+            response = empty_response(500)
+        await response(scope, receive, send)
 
 
 class AccessLogMiddleware:

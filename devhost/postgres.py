@@ -78,11 +78,11 @@ class EmbeddedPostgres(OneProcessService):
             self._grant_system_user(bin_dir)
         if (self.pgdata / "PG_VERSION").exists():
             return
-        as_user = {"user": self.user, "group": self.user, "extra_groups": []} if self.user else {}
         result = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(self.pgdata), "--auth=trust",
              "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
-            capture_output=True, text=True, cwd=self.pgdata, check=False, **as_user,
+            capture_output=True, text=True, cwd=self.pgdata, check=False, user=self.user,
+            group=self.user, extra_groups=[] if self.user else None,
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed in {self.pgdata}:\n{result.stdout}{result.stderr}")

@@ -49,15 +49,9 @@ def _new_session_dying_with(parent: int, sig: int) -> Callable[[], None]:
     return preexec
 
 
-class Supervision:
-    """Mixin put before a mirakuru executor class: see the module's docstring."""
-
-    process: subprocess.Popen[str] | None
-    _timeout: float
-    _stop_signal: int
-    _stdout: Any
-    _stderr: Any
-    command_parts: Sequence[str]
+class Supervision(Executor):
+    """Base of our executors, put before a mirakuru executor class (``SupervisedHTTP``...):
+    see the module's docstring."""
 
     def __init__(self, command: Sequence[str | Path | int], *, name: str,
                  log_path: Path | None, ports: Sequence[Port] = (),
@@ -70,8 +64,9 @@ class Supervision:
         self.stop_timeout = stop_timeout
         self._child_env = dict(os.environ if env is None else env)
         # The child runs as `user` (with that user's group and no other) when given.
-        as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
-        super().__init__(  # type: ignore[call-arg]
+        as_user: dict[str, Any] = (
+            {"user": user, "group": user, "extra_groups": []} if user else {})
+        super().__init__(
             [str(part) for part in command], cwd=str(cwd) if cwd else None, timeout=timeout,
             stop_signal=stop_signal, stdin=subprocess.DEVNULL, stdout=None, stderr=None,
             popen_kwargs=as_user, **kwargs,
@@ -85,7 +80,7 @@ class Supervision:
 
     @property
     def _popen_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = super()._popen_kwargs  # type: ignore[misc]
+        kwargs = super()._popen_kwargs
         kwargs["preexec_fn"] = _new_session_dying_with(os.getpid(), self._stop_signal)
         return kwargs
 
@@ -96,10 +91,10 @@ class Supervision:
     def check_subprocess(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
-            self.kill(wait=False)  # type: ignore[attr-defined]  # forgets the dead process
+            self.kill(wait=False)  # forgets the dead process
             raise StackError(f"{self.name} exited with code {code} while starting "
                              f"({self.waiting_for}).\n{self.log_tail()}")
-        return bool(super().check_subprocess())  # type: ignore[misc]
+        return super().check_subprocess()
 
     # -- our interface
 
@@ -112,7 +107,7 @@ class Supervision:
         return self.process.pid if self.process else None
 
     def start(self, timeout: float | None = None) -> Self:
-        if self.running():  # type: ignore[attr-defined]
+        if self.running():
             return self
         if timeout is not None:
             self._timeout = timeout
@@ -120,7 +115,7 @@ class Supervision:
         self._stdout = output
         self._stderr = subprocess.STDOUT if output else None
         try:
-            super().start()  # type: ignore[misc]
+            super().start()
         except TimeoutExpired:
             raise StackError(f"{self.name} not ready after {self._timeout:.0f}s "
                              f"({self.waiting_for}).\n{self.log_tail()}") from None
@@ -132,17 +127,19 @@ class Supervision:
             self._stdout = self._stderr = None
         return self
 
-    def stop(self, timeout: float | None = None) -> None:
+    def stop(self, stop_signal: int | None = None, expected_returncode: int | None = None,
+             *, timeout: float | None = None) -> Self:
         """The stop signal to the process group, SIGKILL after ``timeout``."""
         if self.process is None:
-            return
+            return self
         saved, self._timeout = self._timeout, timeout or self.stop_timeout
         try:
-            super().stop()  # type: ignore[misc]
+            super().stop(stop_signal, expected_returncode)
         except ProcessFinishedWithError as exc:
             log.debug("%s stopped with exit code %s", self.name, exc.exit_code)
         finally:
             self._timeout = saved
+        return self
 
     def wait(self, timeout: float | None = None) -> int:
         if self.process is None:
@@ -162,7 +159,7 @@ class Supervision:
         return self.log_path.open("ab")
 
 
-class SupervisedProcess(Supervision, Executor):
+class SupervisedProcess(Supervision):
     """Ready when ``ready()`` returns true."""
 
     def __init__(self, command: Sequence[str | Path | int], *, ready: Callable[[], bool],
@@ -214,7 +211,7 @@ class OneProcessService:
     _process: Supervision | None = None
 
     def running(self) -> bool:
-        return self._process is not None and bool(self._process.running())  # type: ignore[attr-defined]
+        return self._process is not None and self._process.running()
 
     def stop(self) -> None:
         if self._process is not None:

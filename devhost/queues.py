@@ -1,4 +1,5 @@
-"""Queue triggers driven from Azurite with the real host's polling, retry and poison rules.
+"""Queues polled with the real host's rules: the queue triggers' queues and the host's own
+blob-trigger queue (``devhost.blobqueue``).
 
 - A batch of ``batchSize`` messages is fetched whenever no more than ``newBatchThreshold``
   are still being processed.
@@ -6,7 +7,8 @@
   finding messages resets the back-off.
 - A message is held invisible (renewed) while its function runs. Success deletes it; a
   failure makes it visible again after ``visibilityTimeout``; a failure when its dequeue
-  count has reached ``maxDequeueCount`` moves it to ``<queue>-poison``.
+  count has reached ``maxDequeueCount`` moves it to the poison queue (``<queue>-poison`` for
+  a queue trigger).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -24,7 +27,7 @@ from azure.storage.queue import QueueMessage as SdkQueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from devhost.config import QueueOptions
-from devhost.functions import FunctionSpec, OutageLog, invoke
+from devhost.functions import FunctionSpec, Invoker, OutageLog
 from devhost.storage import POLLER_CLIENT_OPTIONS
 
 log = logging.getLogger("devhost.queue")
@@ -46,15 +49,41 @@ def decode_body(content: str, encoding: str) -> bytes:
     return content.encode("utf-8")
 
 
-class QueueTriggerRunner:
-    def __init__(self, spec: FunctionSpec, queue_name: str, conn_str: str,
-                 options: QueueOptions) -> None:
-        self.spec = spec
+def encode_body(text: str, encoding: str) -> str:
+    if encoding == "base64":
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return text
+
+
+# Handles one delivery of a message (its decoded body); raising means the attempt failed.
+Handler = Callable[[SdkQueueMessage, bytes], Awaitable[None]]
+
+
+def queue_trigger_runner(spec: FunctionSpec, queue_name: str, conn_str: str,
+                         options: QueueOptions, invoke: Invoker) -> QueueListener:
+    async def handle(message: SdkQueueMessage, body: bytes) -> None:
+        argument = QueueMessage(
+            id=message.id, body=body, dequeue_count=message.dequeue_count,
+            insertion_time=message.inserted_on, expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt,
+        )
+        await invoke(spec, {spec.arg_name: argument})
+
+    return QueueListener(spec.name, queue_name, f"{queue_name}-poison", conn_str, options,
+                         handle)
+
+
+class QueueListener:
+    def __init__(self, name: str, queue_name: str, poison_name: str, conn_str: str,
+                 options: QueueOptions, handle: Handler) -> None:
+        self.name = name
+        self.handle = handle
         self.queue_name = queue_name
+        self.poison_name = poison_name
         self.options = options
         self._client = QueueClient.from_connection_string(conn_str, queue_name,
                                                           **POLLER_CLIENT_OPTIONS)
-        self._poison = QueueClient.from_connection_string(conn_str, f"{queue_name}-poison",
+        self._poison = QueueClient.from_connection_string(conn_str, poison_name,
                                                           **POLLER_CLIENT_OPTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
@@ -62,7 +91,7 @@ class QueueTriggerRunner:
 
     @property
     def _fields(self) -> dict[str, str]:
-        return {"function": self.spec.name, "queue": self.queue_name}
+        return {"function": self.name, "queue": self.queue_name}
 
     async def run(self) -> None:
         await self._ensure_queues()
@@ -122,11 +151,12 @@ class QueueTriggerRunner:
                       extra={"fields": self._fields})
 
     async def _process(self, message: SdkQueueMessage) -> None:
-        lease = _Lease(message.id, message.pop_receipt)
-        fields = {**self._fields, "message_id": message.id,
-                  "dequeue_count": message.dequeue_count}
+        lease = _Lease(message.id, str(message.pop_receipt))
+        dequeue_count = int(message.dequeue_count or 1)
+        fields: dict[str, object] = {**self._fields, "message_id": message.id,
+                                     "dequeue_count": dequeue_count}
         # A count already past the limit means a host died mid-run on the last attempt.
-        if message.dequeue_count > self.options.max_dequeue_count:
+        if dequeue_count > self.options.max_dequeue_count:
             await self._to_poison(message, lease, fields)
             return
         try:
@@ -137,7 +167,7 @@ class QueueTriggerRunner:
             return
         if await self._run_function(message, body, lease, fields):
             await self._client.delete_message(lease.message_id, lease.pop_receipt)
-        elif message.dequeue_count >= self.options.max_dequeue_count:
+        elif dequeue_count >= self.options.max_dequeue_count:
             await self._to_poison(message, lease, fields)
         else:
             await self._client.update_message(
@@ -147,14 +177,9 @@ class QueueTriggerRunner:
 
     async def _run_function(self, message: SdkQueueMessage, body: bytes, lease: _Lease,
                             fields: dict[str, object]) -> bool:
-        argument = QueueMessage(
-            id=message.id, body=body, dequeue_count=message.dequeue_count,
-            insertion_time=message.inserted_on, expiration_time=message.expires_on,
-            time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt,
-        )
         renewer = asyncio.create_task(self._renew(lease))
         try:
-            await invoke(self.spec, {self.spec.arg_name: argument})
+            await self.handle(message, body)
         except Exception:
             log.exception("queue function failed", extra={"fields": fields})
             return False
@@ -176,7 +201,7 @@ class QueueTriggerRunner:
                 )
             except ResourceNotFoundError:
                 return
-            lease.pop_receipt = updated.pop_receipt
+            lease.pop_receipt = str(updated.pop_receipt)
 
     async def _to_poison(self, message: SdkQueueMessage, lease: _Lease,
                          fields: dict[str, object]) -> None:
@@ -184,4 +209,4 @@ class QueueTriggerRunner:
         await self._poison.send_message(message.content)
         await self._client.delete_message(lease.message_id, lease.pop_receipt)
         log.warning("message moved to poison queue",
-                    extra={"fields": {**fields, "poison_queue": f"{self.queue_name}-poison"}})
+                    extra={"fields": {**fields, "poison_queue": self.poison_name}})

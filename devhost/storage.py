@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from shared.settings import expand_connection_string
 
@@ -12,7 +13,7 @@ DEFAULT_CONNECTION = "AzureWebJobsStorage"
 # Options of the clients the pollers use. The SDK's default retries back off for a minute
 # and more, which would freeze a poller while storage is down; the pollers have their own
 # back-off, so one quick retry is enough.
-POLLER_CLIENT_OPTIONS: dict[str, float] = {
+POLLER_CLIENT_OPTIONS: dict[str, Any] = {
     "retry_total": 1,
     "initial_backoff": 0.3,
     "increment_base": 2,

@@ -12,7 +12,7 @@ from azure.functions.timer import TimerRequest
 from croniter import croniter
 
 from devhost.config import is_timespan, parse_timespan
-from devhost.functions import FunctionSpec, invoke
+from devhost.functions import FunctionSpec, Invoker
 
 log = logging.getLogger("devhost.timer")
 
@@ -41,8 +41,10 @@ def schedule_iterator(schedule: str, start: datetime) -> Callable[[], datetime]:
 
 
 class TimerTriggerRunner:
-    def __init__(self, spec: FunctionSpec, schedule: str) -> None:
+    def __init__(self, spec: FunctionSpec, schedule: str, invoke: Invoker) -> None:
         self.spec = spec
+        self.name = spec.name
+        self.invoke = invoke
         self.schedule = schedule
         self.run_on_startup = bool(spec.trigger.get("runOnStartup"))
         # Validate now so a bad schedule fails at start-up, not at the first tick.
@@ -73,7 +75,7 @@ class TimerTriggerRunner:
         fields = {"function": self.spec.name, "past_due": past_due}
         request = TimerRequest(past_due=past_due)
         try:
-            await invoke(self.spec, {self.spec.arg_name: request})
+            await self.invoke(self.spec, {self.spec.arg_name: request})
         except Exception:
             log.exception("timer function failed", extra={"fields": fields})
             return

@@ -50,6 +50,7 @@ def records_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sample_env(azurite: LocalStack, records_file: Path) -> dict[str, str]:
     return {
         **azurite.env(),
+        "SAMPLE_DATA": azurite.azurite_connection_string,
         "SAMPLE_RECORD_FILE": str(records_file),
         "SAMPLE_QUEUE": SAMPLE_QUEUE,
         "SAMPLE_CONTAINER": SAMPLE_CONTAINER,

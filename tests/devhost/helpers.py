@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from azure.storage.queue import QueueClient
+
 HERE = Path(__file__).resolve().parent
 SAMPLE_APP = "tests.devhost.sample_app:app"
 SAMPLE_HOST_JSON = HERE / "host.json"
 SAMPLE_QUEUE = "sample-work"
 SAMPLE_CONTAINER = "sample-files"
+# The sample host.json's queue settings.
+VISIBILITY_TIMEOUT = 2.0
+MAX_DEQUEUE_COUNT = 3
 
 T = TypeVar("T")
 
@@ -29,6 +35,18 @@ def wait_until(probe: Callable[[], T], what: str, timeout: float = 15.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def decoded_contents(queue: QueueClient) -> list[dict[str, Any]]:
+    return [json.loads(base64.b64decode(message.content))
+            for message in queue.peek_messages(max_messages=32)]
+
+
+def wait_until_deleted(queue: QueueClient) -> None:
+    """Until no message is left in the queue, invisible ones included (a message the host
+    meant to retry would still be counted): one deleted can never come back."""
+    wait_until(lambda: queue.get_queue_properties().approximate_message_count == 0,
+               f"queue {queue.queue_name} to be empty")
 
 
 class Records:

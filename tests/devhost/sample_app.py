@@ -6,6 +6,7 @@ what ran, how often and when.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -49,15 +50,50 @@ async def delete_file(req: Request) -> Response:
     return Response(status_code=204, headers={"X-Deleted": req.path_params["file_id"]})
 
 
+@app.route(route="fallback/items/{item_id}", methods=["POST"])
+async def fallback_item(req: Request) -> JSONResponse:
+    return JSONResponse({"posted": req.path_params["item_id"]})
+
+
+# Tried last: the route above matches GET's path but not its method, so GET lands here.
+@app.route(route="fallback/{*rest}", methods=["GET"])
+async def fallback(req: Request) -> JSONResponse:
+    return JSONResponse({"fallback": req.path_params.get("rest")})
+
+
+@app.route(route="environment", methods=["GET"])
+async def environment(req: Request) -> JSONResponse:
+    return JSONResponse({"AZURE_FUNCTIONS_ENVIRONMENT":
+                         os.environ.get("AZURE_FUNCTIONS_ENVIRONMENT")})
+
+
+@app.route(route="slow", methods=["GET"])
+async def slow(req: Request) -> JSONResponse:
+    """Runs past the sample host.json's functionTimeout (1 s); records its cancellation."""
+    try:
+        await asyncio.sleep(float(req.query_params.get("seconds", "30")))
+    except asyncio.CancelledError:
+        record("cancelled", function="slow", id=req.query_params.get("id"))
+        raise
+    return JSONResponse({"finished": True})
+
+
 @app.route(route="boom", methods=["GET"])
 async def boom(req: Request) -> Response:
     raise RuntimeError("secret internal detail")
 
 
-@app.route(route="legacy", methods=["GET"])
-def legacy(req: Request) -> func.HttpResponse:
-    # A plain (sync) function returning the classic HttpResponse.
-    return func.HttpResponse("made", status_code=201, headers={"X-Legacy": "yes"})
+@app.route(route="sync", methods=["GET"])
+def sync(req: Request) -> Response:
+    # A plain (sync) function: the worker runs it in a thread.
+    return Response("made", status_code=201, headers={"X-Sync": "yes"}, media_type="text/plain")
+
+
+@app.route(route="classic", methods=["GET"])
+def classic(req: Request):
+    # The classic HttpResponse, which the HTTP streaming extension cannot send (annotated
+    # `-> func.HttpResponse`, the worker would refuse the whole app).
+    return func.HttpResponse("made", status_code=201)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE%", connection="AzureWebJobsStorage")
@@ -78,6 +114,20 @@ def on_blob(client: blob.BlobClient) -> None:
            client=type(client).__module__ + "." + type(client).__name__)
     if content.startswith(b"fail"):
         raise RuntimeError("this blob fails on purpose")
+
+
+@app.blob_trigger(arg_name="blob", path="%SAMPLE_CONTAINER%/scanned/{name}",
+                  connection="AzureWebJobsStorage")
+def on_scanned(blob: func.InputStream) -> None:
+    # The default source: the host scans the container and keeps receipts.
+    record("scanned", name=blob.name.split("/", 1)[1], content=blob.read().decode())
+
+
+@app.blob_trigger(arg_name="client", path="%SAMPLE_CONTAINER%/events/{name}",
+                  connection="SAMPLE_DATA", source="EventGrid")
+def on_event(client: blob.BlobClient) -> None:
+    # Event Grid source on a data account that may differ from the host's storage.
+    record("event", name=client.blob_name, content=client.download_blob().readall().decode())
 
 
 @app.timer_trigger(schedule="%SAMPLE_SCHEDULE%", arg_name="timer", run_on_startup=False)

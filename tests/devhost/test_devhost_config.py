@@ -15,12 +15,13 @@ from devhost.config import (
     HostConfig,
     QueueOptions,
     SettingNotFoundError,
+    apply_host_environment,
     apply_local_settings,
+    format_timespan,
     is_disabled,
     parse_timespan,
     resolve_settings,
 )
-from devhost.http import starlette_path
 from devhost.timers import schedule_iterator
 from devhost.tokens import mint_token
 
@@ -48,9 +49,32 @@ def test_host_defaults_are_the_real_hosts(tmp_path: Path) -> None:
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
     config = HostConfig.load(tmp_path / "host.json")
     assert config.route_prefix == "api"
+    assert config.function_timeout == 30 * 60  # Flex Consumption's default
     assert config.queues.batch_size == 16
     assert config.queues.new_batch_threshold == 8
     assert config.queues.max_dequeue_count == 5
+
+
+def test_function_timeout_minus_one_means_no_limit(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "functionTimeout": "-1"}))
+    assert HostConfig.load(tmp_path / "host.json").function_timeout is None
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (600.0, "00:10:00"), (1.0, "00:00:01"), (86401.0, "1.00:00:01"), (0.5, "00:00:00.5000000"),
+])
+def test_timespans_are_written_as_the_host_logs_them(seconds: float, text: str) -> None:
+    assert format_timespan(seconds) == text
+    assert parse_timespan(text) == seconds
+
+
+def test_the_app_runs_in_development_unless_told_otherwise() -> None:
+    env: dict[str, str] = {}
+    apply_host_environment(env)
+    assert env == {"AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
+    staging = {"AZURE_FUNCTIONS_ENVIRONMENT": "Staging"}
+    apply_host_environment(staging)
+    assert staging == {"AZURE_FUNCTIONS_ENVIRONMENT": "Staging"}
 
 
 def test_setting_expressions_resolve_or_fail_clearly() -> None:
@@ -84,18 +108,6 @@ def test_function_can_be_disabled_like_on_azure() -> None:
     assert is_disabled("tick", {"AzureWebJobs.tick.Disabled": "true"})
     assert is_disabled("tick", {"AzureWebJobs__tick__Disabled": "1"})
     assert not is_disabled("tick", {"AzureWebJobs.tock.Disabled": "true"})
-
-
-@pytest.mark.parametrize(("route", "prefix", "path"), [
-    ("api/v1/storage/files/{file_id}", "", "/api/v1/storage/files/{file_id}"),
-    ("files/{id:guid}", "api", "/api/files/{id}"),
-    ("files/{id?}", "", "/files/{id}"),
-    ("static/{*rest}", "", "/static/{rest:path}"),
-    ("health", "", "/health"),
-])
-def test_azure_route_templates_become_starlette_paths(route: str, prefix: str,
-                                                      path: str) -> None:
-    assert starlette_path(route, prefix) == path
 
 
 def test_blob_paths_match_only_their_prefix() -> None:

@@ -57,7 +57,9 @@ def test_development_tokens_do_not_work_against_a_jwks(entra, auth_headers, user
 
 def test_the_service_refuses_to_start_without_issuer_and_audience(stack_env, provider,
                                                                   tmp_path):
-    from devhost.stack import DevhostProcess, StackError, free_ports
+    from devhost.errors import StackError
+    from devhost.hostprocess import DevhostProcess
+    from devhost.ports import free_ports
 
     port = free_ports(1)[0]
     env = {**stack_env, "JWT_JWKS_URL": provider.url, "JWT_AUDIENCE": AUDIENCE,
