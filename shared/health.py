@@ -39,7 +39,9 @@ async def _timed(name: str, probe: Probe) -> dict[str, Any]:
         status = "UP"
     except Exception as exc:  # any failure of a dependency is its being down
         log.warning("health: %s is down: %s: %s", name, type(exc).__name__, exc)
-        extra = {}
+        # Exception names and hosts stay in the log; the CDN's own vocabulary (each provider's
+        # status, CDN_SYNC_FAILED) is what an operator needs.
+        extra = {"error": exc.code, **exc.details} if isinstance(exc, CdnDown) else {}
         status = "DOWN"
     elapsed = round((time.perf_counter() - started) * 1000)
     return {"status": status, "responseTime": f"{elapsed}ms", **extra}

@@ -163,9 +163,16 @@ def _flac(sample: bytes, complete: bool) -> bool:
     return len(sample) >= 8 and sample[4] & 0x7F == 0 and sample[5:8] == b"\x00\x00\x22"
 
 
+def _rtf(sample: bytes, complete: bool) -> bool:
+    # "{\\rtf1" then a control word, a group or a line break; a whole file closes its group.
+    if not sample.startswith(b"{\\rtf1") or sample[6:7] not in (b"\\", b"{", b"\r", b"\n", b" "):
+        return False
+    return not complete or sample.rstrip(b"\x00 \t\r\n").endswith(b"}")
+
+
 _CHECKS: tuple[tuple[bytes, Check], ...] = (
     (b"BM", _bmp), (b"GIF8", _gif), (b"%PDF", _pdf), (b"RIFF", _riff), (b"MZ", _mz),
-    (b"ID3", _id3), (b"OggS", _ogg), (b"fLaC", _flac),
+    (b"ID3", _id3), (b"OggS", _ogg), (b"fLaC", _flac), (b"{\\rtf", _rtf),
 )
 
 

@@ -86,3 +86,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["code"] == code, body
     assert set(body) >= {"code", "message", "details", "timestamp", "request_id"}
     return body
+
+
+def health_when(api: httpx.Client, wait_for: Any, holds: Any, what: str) -> dict[str, Any]:
+    """/health reuses its answer for a few seconds: wait for a fresh one where ``holds``."""
+    wait_for(lambda: holds(api.get("/health").json()), what=what)
+    return api.get("/health").json()

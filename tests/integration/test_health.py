@@ -6,13 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from devhost.hostprocess import DevhostProcess
 from devhost.ports import free_ports
-from tests.integration.helpers import png
+from tests.integration.helpers import health_when, png
 
 
 def _status_becomes(api, wait_for, status: str) -> dict:
-    """The answer is reused for a few seconds: wait until a fresh probe shows ``status``."""
-    wait_for(lambda: api.get("/health").json()["status"] == status, what=f"health {status}")
-    return api.get("/health").json()
+    return health_when(api, wait_for, lambda body: body["status"] == status, f"health {status}")
 
 
 def test_everything_up(api):

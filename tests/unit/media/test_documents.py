@@ -3,6 +3,7 @@ page, unpacked-size, output and time limits."""
 
 from __future__ import annotations
 
+import random
 import time
 import zipfile
 from pathlib import Path
@@ -58,8 +59,11 @@ def test_pdf_thumbnail_is_its_first_page(transform, text_pdf: Path) -> None:
 
 
 def test_damaged_pdf(transform, tmp_path: Path) -> None:
+    # A PDF's header and first object, then noise: what a truncated or damaged file keeps.
+    # (A short file without its trailer is not sniffed as a PDF at all.)
     broken = tmp_path / "broken.pdf"
-    broken.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\n")
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+                       + random.Random(7).randbytes(9000))
     with pytest.raises(UnreadableMedia):
         transform("text_extraction", {}, broken, "application/pdf")
     assert extract_metadata(broken, "application/pdf", MediaLimits())["extraction"][
