@@ -2,9 +2,9 @@
 
 import azure.functions as func
 
-from functions import backup, download, files, health, maintenance, openapi, upload
+from functions import backup, download, files, health, maintenance, openapi, resumable, upload
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health, upload, files, download, openapi, backup, maintenance):
+for blueprint in (health, upload, files, download, openapi, backup, maintenance, resumable):
     app.register_functions(blueprint.bp)

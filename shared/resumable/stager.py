@@ -1,0 +1,172 @@
+"""One segment of a resumable upload (a chunk, or the bytes of a tus PATCH) staged as blocks of
+the file's final object: no temporary copy, nothing visible before the final commit.
+
+The plaintext arrives from a frame boundary. It is cut into blocks of ``block_size`` (a
+multiple of the 64 KiB encryption frame); each block is, in one worker thread and in order,
+folded into the file's running MD5/SHA-256 (when this segment continues the hashed prefix),
+sealed on its own (its first frame index is its offset / frame size; only the block that ends
+the file seals the final frame) and hashed with MD5 for the store to verify; then it is staged,
+a few blocks in flight while the next ones arrive. A block is cut only once enough bytes
+follow it that the last block of the segment cannot be smaller than the store allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from shared.crypto import frames
+from shared.crypto.hashstate import FileHashes
+from shared.storage import ObjectStore
+
+FRAME = frames.FRAME_SIZE
+_IN_FLIGHT = 2
+
+
+@dataclass(frozen=True)
+class StagedBlock:
+    ref: str            # the store's reference, for the final commit
+    start: int          # plaintext offset of the block's first byte
+    end: int            # plaintext offset after its last byte
+    hash_state: bytes | None  # the file's digests after ``end`` (when hashing)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where blocks go: the store, the object's key and its staging handle."""
+
+    store: ObjectStore
+    key: str
+    handle: str
+
+
+class Stager:
+    def __init__(self, target: Target, *, offset: int, first_block: int, block_size: int,
+                 dek: bytes | None, hashes: FileHashes | None, already_hashed: int = 0,
+                 on_block: Callable[[StagedBlock], Awaitable[None]] | None = None) -> None:
+        if offset % FRAME or block_size % FRAME:
+            raise ValueError("segments and blocks start on frame boundaries")
+        self._target = target
+        self._min = max(1, target.store.min_block_size)
+        self._block_size = block_size
+        self._dek = dek
+        self._hashes = hashes
+        self._skip = already_hashed  # leading bytes already in ``hashes`` (a tus carry)
+        self._on_block = on_block
+        self._pieces: list[bytes] = []
+        self._buffered = 0
+        self._next_start = offset
+        self._number = first_block
+        self._md5 = hashlib.md5(usedforsecurity=False)  # of the segment's plaintext
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stager")
+        self._in_flight: deque[asyncio.Task[StagedBlock]] = deque()
+        self.blocks: list[StagedBlock] = []  # staged, in order
+        self.received = 0
+
+    @property
+    def next_block(self) -> int:
+        return self._number
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pieces.append(data)
+        self._buffered += len(data)
+        self.received += len(data)
+        if self._buffered >= self._block_size + self._min:
+            joined = b"".join(self._pieces)
+            cut = 0
+            while len(joined) - cut >= self._block_size + self._min:
+                await self._submit(joined[cut:cut + self._block_size], final=False)
+                cut += self._block_size
+            rest = joined[cut:]
+            self._pieces, self._buffered = ([rest] if rest else []), len(rest)
+
+    async def finish(self, *, final: bool) -> tuple[bytes, bytes | None]:
+        """Stage what is held and wait for every block. ``final``: this segment ends the file.
+        Otherwise the segment is staged up to its last frame boundary (when the store accepts
+        a block that small) and the rest is returned, to be carried to the next segment.
+        Returns (bytes not staged, the file's digests state after every byte received)."""
+        rest = b"".join(self._pieces)
+        self._pieces, self._buffered = [], 0
+        tail = b""
+        if final:
+            if rest or (self._dek is not None and not self.blocks and not self._in_flight):
+                await self._submit(rest, final=True)
+        else:
+            cut = len(rest) - len(rest) % FRAME
+            if cut and (cut >= self._min or self._min == 1):
+                await self._submit(rest[:cut], final=False)
+                tail = rest[cut:]
+            else:
+                tail = rest
+        while self._in_flight:
+            await self._settle_oldest()
+        self._md5.update(tail)
+        state = None
+        if self._hashes is not None:
+            state = await asyncio.wrap_future(self._executor.submit(self._hash_tail, tail))
+        self._executor.shutdown(wait=False)
+        return tail, state
+
+    def segment_md5(self) -> str:
+        """MD5 hex of the plaintext given so far (valid after ``finish``)."""
+        return self._md5.hexdigest()
+
+    async def abort(self) -> None:
+        for task in self._in_flight:
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        self._in_flight.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _submit(self, block: bytes, *, final: bool) -> None:
+        start, number = self._next_start, self._number
+        self._next_start += len(block)
+        self._number += 1
+        prepared = self._executor.submit(self._prepare, block, start, final)
+        self._in_flight.append(asyncio.create_task(
+            self._stage(prepared, number, start, start + len(block))))
+        while len(self._in_flight) > _IN_FLIGHT:
+            await self._settle_oldest()
+
+    async def _settle_oldest(self) -> None:
+        staged = await self._in_flight.popleft()
+        self.blocks.append(staged)
+        if self._on_block is not None:
+            await self._on_block(staged)
+
+    def _prepare(self, block: bytes, start: int, final: bool
+                 ) -> tuple[bytes, bytes, bytes | None]:
+        """In the worker thread: digests, sealing, the block's MD5."""
+        self._md5.update(block)
+        state = None
+        if self._hashes is not None:
+            skip = min(self._skip, len(block))
+            self._skip -= skip
+            self._hashes.update(block[skip:] if skip else block)
+            state = self._hashes.export()
+        stored = block
+        if self._dek is not None:
+            encryptor = frames.FrameEncryptor(self._dek, first_index=start // FRAME)
+            sealed = encryptor.update(block)
+            stored = sealed + (encryptor.finish() if final else encryptor.end_segment())
+        return stored, hashlib.md5(stored, usedforsecurity=False).digest(), state
+
+    def _hash_tail(self, tail: bytes) -> bytes:
+        assert self._hashes is not None
+        skip = min(self._skip, len(tail))
+        self._skip -= skip
+        self._hashes.update(tail[skip:])
+        return self._hashes.export()
+
+    async def _stage(self, prepared: Future[tuple[bytes, bytes, bytes | None]], number: int,
+                     start: int, end: int) -> StagedBlock:
+        stored, md5, state = await asyncio.wrap_future(prepared)
+        target = self._target
+        ref = await target.store.stage_block(target.key, target.handle, number, stored, md5)
+        return StagedBlock(ref, start, end, state)
