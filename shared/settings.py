@@ -121,6 +121,10 @@ class Settings(BaseSettings):
                                           validation_alias="RESUMABLE_MAX_CHUNK_SIZE")
     resumable_session_ttl: int = Field(24 * 3600, ge=60, le=6 * 24 * 3600,
                                        validation_alias="RESUMABLE_SESSION_TTL")
+    # Origins whose browser pages may use the tus endpoint ("*": any; tokens are bearer
+    # headers, never cookies, so no credentials ride along).
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
     # Uploads one instance accepts at once; more get 429 (the platform adds instances).
     max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
 
@@ -148,7 +152,7 @@ class Settings(BaseSettings):
     def _size(cls, value: str | int) -> int:
         return parse_size(value)
 
-    @field_validator("allowed_mime_types", "encryption_previous_keys",
+    @field_validator("allowed_mime_types", "encryption_previous_keys", "cors_allowed_origins",
                      "encryption_previous_vault_keys", mode="before")
     @classmethod
     def _csv(cls, value: str | list[str]) -> list[str]:

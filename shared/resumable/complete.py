@@ -30,19 +30,23 @@ _COMPLETION_WAIT_SECONDS = 30.0
 
 async def complete(ctx: AppContext, principal: Principal, session_id: str) -> Row:
     """The file of a session whose bytes are all staged (completing it if nobody has)."""
-    async def locked() -> Row:
-        async with ctx.db.connection() as repo:
-            session = await repo.sessions.get(session_id)
-            done = (await repo.files.get(session["file_id"])
-                    if session is not None and session["state"] == "completed" else None)
-        if session is None or session["state"] not in {"open", "completed"}:
-            raise UploadSessionExpired(details={"session_id": session_id})
-        if done is not None:
-            return done
-        return await _record(ctx, principal, session)
-
-    row: Row = await exclusively(ctx, session_id, locked, wait=_COMPLETION_WAIT_SECONDS)
+    row: Row = await exclusively(ctx, session_id,
+                                 lambda: complete_locked(ctx, principal, session_id),
+                                 wait=_COMPLETION_WAIT_SECONDS)
     return row
+
+
+async def complete_locked(ctx: AppContext, principal: Principal, session_id: str) -> Row:
+    """``complete`` for a caller that holds the session's lock already."""
+    async with ctx.db.connection() as repo:
+        session = await repo.sessions.get(session_id)
+        done = (await repo.files.get(session["file_id"])
+                if session is not None and session["state"] == "completed" else None)
+    if session is None or session["state"] not in {"open", "completed"}:
+        raise UploadSessionExpired(details={"session_id": session_id})
+    if done is not None:
+        return done
+    return await _record(ctx, principal, session)
 
 
 async def _refs(ctx: AppContext, session: Row) -> list[str]:

@@ -29,6 +29,7 @@ _IN_FLIGHT = 2
 
 @dataclass(frozen=True)
 class StagedBlock:
+    number: int         # the block's number in the object's staging
     ref: str            # the store's reference, for the final commit
     start: int          # plaintext offset of the block's first byte
     end: int            # plaintext offset after its last byte
@@ -129,16 +130,14 @@ class Stager:
         self._next_start += len(block)
         self._number += 1
         prepared = self._executor.submit(self._prepare, block, start, final)
+        previous = self._in_flight[-1] if self._in_flight else None
         self._in_flight.append(asyncio.create_task(
-            self._stage(prepared, number, start, start + len(block))))
+            self._stage(prepared, number, start, start + len(block), previous)))
         while len(self._in_flight) > _IN_FLIGHT:
             await self._settle_oldest()
 
     async def _settle_oldest(self) -> None:
-        staged = await self._in_flight.popleft()
-        self.blocks.append(staged)
-        if self._on_block is not None:
-            await self._on_block(staged)
+        self.blocks.append(await self._in_flight.popleft())
 
     def _prepare(self, block: bytes, start: int, final: bool
                  ) -> tuple[bytes, bytes, bytes | None]:
@@ -165,8 +164,15 @@ class Stager:
         return self._hashes.export()
 
     async def _stage(self, prepared: Future[tuple[bytes, bytes, bytes | None]], number: int,
-                     start: int, end: int) -> StagedBlock:
+                     start: int, end: int, previous: asyncio.Task[StagedBlock] | None
+                     ) -> StagedBlock:
         stored, md5, state = await asyncio.wrap_future(prepared)
         target = self._target
         ref = await target.store.stage_block(target.key, target.handle, number, stored, md5)
-        return StagedBlock(ref, start, end, state)
+        del stored
+        staged = StagedBlock(number, ref, start, end, state)
+        if previous is not None:
+            await previous  # blocks are reported in order, each as soon as it can be
+        if self._on_block is not None:
+            await self._on_block(staged)
+        return staged
