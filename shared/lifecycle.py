@@ -1,5 +1,6 @@
 """Lifecycle maintenance run by the timer: empty the trash past its recovery deadline,
-remove files past ``expires_at``, and let the backup copies catch up."""
+remove files past ``expires_at``, end upload sessions past theirs, and let the backup copies
+catch up."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from shared import backup
 from shared.context import AppContext
 from shared.db import FileRepository
 from shared.files.service import delete_stored_bytes
+from shared.resumable.expiry import expire_sessions
 
 log = logging.getLogger(__name__)
 _BATCH = 100
@@ -53,6 +55,7 @@ async def run_maintenance(ctx: AppContext) -> dict[str, Any]:
     report = {
         "trash_purged": await purge_trash(ctx),
         "expired": await expire_files(ctx),
+        "upload_sessions": await expire_sessions(ctx),
         "backups": await backup.catch_up(ctx),
     }
     log.info("lifecycle maintenance: %s", report)

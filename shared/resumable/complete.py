@@ -86,9 +86,10 @@ async def _digests(ctx: AppContext, session: Row, stored: StoredFile) -> tuple[s
         try:
             async for piece in read_plain(ctx, row, start, size - 1):
                 await digests.update(piece)
-        finally:
+            return await digests.finish()
+        except BaseException:
             digests.close()
-        return await digests.finish()
+            raise
     return hashes.digests()
 
 
