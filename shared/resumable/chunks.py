@@ -163,7 +163,8 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
                     first_block=(index - 1) * (row["chunk_size"] // settings.upload_block_size
                                                + 1) + 1,
                     block_size=settings.upload_block_size, dek=dek_of(ctx, row),
-                    hashes=FileHashes.resume(row["hash_state"]) if in_order else None)
+                    hashes=FileHashes.resume(row["hash_state"]) if in_order else None,
+                    segment_md5=True)
     mime_type = None
     try:
         sample = bytearray()

@@ -48,6 +48,7 @@ class Target:
 class Stager:
     def __init__(self, target: Target, *, offset: int, first_block: int, block_size: int,
                  dek: bytes | None, hashes: FileHashes | None, already_hashed: int = 0,
+                 segment_md5: bool = False,
                  on_block: Callable[[StagedBlock], Awaitable[None]] | None = None) -> None:
         if offset % FRAME or block_size % FRAME:
             raise ValueError("segments and blocks start on frame boundaries")
@@ -62,7 +63,10 @@ class Stager:
         self._buffered = 0
         self._next_start = offset
         self._number = first_block
-        self._md5 = hashlib.md5(usedforsecurity=False)  # of the segment's plaintext
+        # The MD5 of the segment's plaintext (chunks are verified and compared by it): when
+        # the segment is one plaintext block, that block's MD5 for the store is the same.
+        self._md5 = hashlib.md5(usedforsecurity=False) if segment_md5 else None
+        self._whole_md5: str | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stager")
         self._in_flight: deque[asyncio.Task[StagedBlock]] = deque()
         self.blocks: list[StagedBlock] = []  # staged, in order
@@ -97,17 +101,18 @@ class Stager:
         tail = b""
         if final:
             if rest or (self._dek is not None and not self.blocks and not self._in_flight):
-                await self._submit(rest, final=True)
+                await self._submit(rest, final=True, last=True)
         else:
             cut = len(rest) - len(rest) % FRAME
             if cut and (cut >= self._min or self._min == 1):
-                await self._submit(rest[:cut], final=False)
+                await self._submit(rest[:cut], final=False, last=cut == len(rest))
                 tail = rest[cut:]
             else:
                 tail = rest
         while self._in_flight:
             await self._settle_oldest()
-        self._md5.update(tail)
+        if self._md5 is not None:
+            self._md5.update(tail)
         state = None
         if self._hashes is not None:
             state = await asyncio.wrap_future(self._executor.submit(self._hash_tail, tail))
@@ -115,7 +120,10 @@ class Stager:
         return tail, state
 
     def segment_md5(self) -> str:
-        """MD5 hex of the plaintext given so far (valid after ``finish``)."""
+        """MD5 hex of the segment's plaintext (after ``finish``; needs ``segment_md5``)."""
+        if self._whole_md5 is not None:
+            return self._whole_md5
+        assert self._md5 is not None, "the stager was not asked for the segment's MD5"
         return self._md5.hexdigest()
 
     async def abort(self) -> None:
@@ -125,11 +133,12 @@ class Stager:
         self._in_flight.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _submit(self, block: bytes, *, final: bool) -> None:
+    async def _submit(self, block: bytes, *, final: bool, last: bool = False) -> None:
         start, number = self._next_start, self._number
         self._next_start += len(block)
         self._number += 1
-        prepared = self._executor.submit(self._prepare, block, start, final)
+        only = last and not self.blocks and not self._in_flight
+        prepared = self._executor.submit(self._prepare, block, start, final, only)
         previous = self._in_flight[-1] if self._in_flight else None
         self._in_flight.append(asyncio.create_task(
             self._stage(prepared, number, start, start + len(block), previous)))
@@ -139,10 +148,12 @@ class Stager:
     async def _settle_oldest(self) -> None:
         self.blocks.append(await self._in_flight.popleft())
 
-    def _prepare(self, block: bytes, start: int, final: bool
+    def _prepare(self, block: bytes, start: int, final: bool, only: bool
                  ) -> tuple[bytes, bytes, bytes | None]:
         """In the worker thread: digests, sealing, the block's MD5."""
-        self._md5.update(block)
+        reuse = only and self._dek is None and self._md5 is not None
+        if self._md5 is not None and not reuse:
+            self._md5.update(block)
         state = None
         if self._hashes is not None:
             skip = min(self._skip, len(block))
@@ -154,7 +165,10 @@ class Stager:
             encryptor = frames.FrameEncryptor(self._dek, first_index=start // FRAME)
             sealed = encryptor.update(block)
             stored = sealed + (encryptor.finish() if final else encryptor.end_segment())
-        return stored, hashlib.md5(stored, usedforsecurity=False).digest(), state
+        md5 = hashlib.md5(stored, usedforsecurity=False).digest()
+        if reuse:
+            self._whole_md5 = md5.hex()
+        return stored, md5, state
 
     def _hash_tail(self, tail: bytes) -> bytes:
         assert self._hashes is not None
