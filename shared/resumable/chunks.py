@@ -9,6 +9,7 @@ completes the file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -47,6 +48,7 @@ from shared.resumable.stager import Stager
 
 _MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 _ROUTE = "/api/v1/storage/upload/resumable"
+_KEEP_MAX = 16 * 1024 * 1024  # the largest chunk kept in memory to be folded in later
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,10 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
     index first (None when this one was recorded)."""
     start, length = _bounds(row, index)
     in_order = row["hashed_bytes"] == start
+    # A chunk ahead of the hashed prefix (sent in parallel) keeps its bytes for a moment, so
+    # it can be folded in when the chunks before it land instead of being read back.
+    kept: list[bytes] | None = None if in_order or length > _KEEP_MAX else []
+    began = asyncio.get_running_loop().time()
     settings = ctx.settings
     stager = Stager(target_of(ctx, row), offset=start,
                     first_block=(index - 1) * (row["chunk_size"] // settings.upload_block_size
@@ -177,6 +183,8 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
                     continue
                 mime_type = await judge_type(ctx, row, bytes(sample))
                 data, sample = bytes(sample), bytearray()
+            if kept is not None:
+                kept.append(data)
             await stager.write(data)
         if stager.received != length:
             raise _wrong_size(index, length, stager.received)
@@ -201,7 +209,41 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
         elif changes:
             await repo.sessions.update(row["id"], changes)
         await slide_expiry(repo, ctx, row)
+    if kept is not None:
+        took = asyncio.get_running_loop().time() - began
+        await _fold_when_next(ctx, row["id"], start, kept, min(max(1.0, 2 * took), 30.0))
     return md5, None
+
+
+async def _fold_when_next(ctx: AppContext, session_id: str, start: int, pieces: list[bytes],
+                          wait: float) -> None:
+    """Fold a chunk into the file's digests once the hashed prefix reaches it, if that
+    happens within ``wait`` seconds (its predecessors were in flight); otherwise its bytes
+    are read back once at completion."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        async with ctx.db.connection() as repo:
+            row = await repo.sessions.get(session_id)
+        if row is None or row["state"] != "open" or row["hashed_bytes"] > start:
+            return
+        if row["hashed_bytes"] == start:
+            break
+        if loop.time() >= deadline:
+            return
+        await asyncio.sleep(0.02)
+
+    def fold() -> bytes:
+        hashes = FileHashes.resume(row["hash_state"])
+        for piece in pieces:
+            hashes.update(piece)
+        return hashes.export()
+
+    state = await asyncio.to_thread(fold)
+    async with ctx.db.connection() as repo:
+        await repo.sessions.update(session_id, {
+            "hashed_bytes": start + sum(map(len, pieces)), "hash_state": state},
+            expect={"hashed_bytes": start})
 
 
 def _progress(ctx: AppContext, row: Row, completed: bool) -> ChunkProgress:

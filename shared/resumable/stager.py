@@ -67,7 +67,10 @@ class Stager:
         # the segment is one plaintext block, that block's MD5 for the store is the same.
         self._md5 = hashlib.md5(usedforsecurity=False) if segment_md5 else None
         self._whole_md5: str | None = None
+        # Two ordered lanes, on two cores when there are: the file's digests, and the block
+        # work (segment MD5, sealing, the block's MD5). Both release the GIL while hashing.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stager")
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digests")
         self._in_flight: deque[asyncio.Task[StagedBlock]] = deque()
         self.blocks: list[StagedBlock] = []  # staged, in order
         self.received = 0
@@ -115,8 +118,9 @@ class Stager:
             self._md5.update(tail)
         state = None
         if self._hashes is not None:
-            state = await asyncio.wrap_future(self._executor.submit(self._hash_tail, tail))
+            state = await asyncio.wrap_future(self._hasher.submit(self._hash_tail, tail))
         self._executor.shutdown(wait=False)
+        self._hasher.shutdown(wait=False)
         return tail, state
 
     def segment_md5(self) -> str:
@@ -132,6 +136,7 @@ class Stager:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         self._in_flight.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._hasher.shutdown(wait=False, cancel_futures=True)
 
     async def _submit(self, block: bytes, *, final: bool, last: bool = False) -> None:
         start, number = self._next_start, self._number
@@ -139,27 +144,30 @@ class Stager:
         self._number += 1
         only = last and not self.blocks and not self._in_flight
         prepared = self._executor.submit(self._prepare, block, start, final, only)
+        hashed = self._hasher.submit(self._hash_block, block) if self._hashes else None
         previous = self._in_flight[-1] if self._in_flight else None
         self._in_flight.append(asyncio.create_task(
-            self._stage(prepared, number, start, start + len(block), previous)))
+            self._stage(prepared, hashed, number, start, start + len(block), previous)))
         while len(self._in_flight) > _IN_FLIGHT:
             await self._settle_oldest()
 
     async def _settle_oldest(self) -> None:
         self.blocks.append(await self._in_flight.popleft())
 
+    def _hash_block(self, block: bytes) -> bytes:
+        """In the digests lane: fold the block into the file's digests; the state after it."""
+        assert self._hashes is not None
+        skip = min(self._skip, len(block))
+        self._skip -= skip
+        self._hashes.update(block[skip:] if skip else block)
+        return self._hashes.export()
+
     def _prepare(self, block: bytes, start: int, final: bool, only: bool
-                 ) -> tuple[bytes, bytes, bytes | None]:
-        """In the worker thread: digests, sealing, the block's MD5."""
+                 ) -> tuple[bytes, bytes]:
+        """In the block lane: the segment's MD5, sealing, the block's MD5."""
         reuse = only and self._dek is None and self._md5 is not None
         if self._md5 is not None and not reuse:
             self._md5.update(block)
-        state = None
-        if self._hashes is not None:
-            skip = min(self._skip, len(block))
-            self._skip -= skip
-            self._hashes.update(block[skip:] if skip else block)
-            state = self._hashes.export()
         stored = block
         if self._dek is not None:
             encryptor = frames.FrameEncryptor(self._dek, first_index=start // FRAME)
@@ -168,7 +176,7 @@ class Stager:
         md5 = hashlib.md5(stored, usedforsecurity=False).digest()
         if reuse:
             self._whole_md5 = md5.hex()
-        return stored, md5, state
+        return stored, md5
 
     def _hash_tail(self, tail: bytes) -> bytes:
         assert self._hashes is not None
@@ -177,13 +185,16 @@ class Stager:
         self._hashes.update(tail[skip:])
         return self._hashes.export()
 
-    async def _stage(self, prepared: Future[tuple[bytes, bytes, bytes | None]], number: int,
-                     start: int, end: int, previous: asyncio.Task[StagedBlock] | None
-                     ) -> StagedBlock:
-        stored, md5, state = await asyncio.wrap_future(prepared)
+    async def _stage(self, prepared: Future[tuple[bytes, bytes]], hashed: Future[bytes] | None,
+                     number: int, start: int, end: int,
+                     previous: asyncio.Task[StagedBlock] | None) -> StagedBlock:
+        stored, md5 = await asyncio.wrap_future(prepared)
         target = self._target
         ref = await target.store.stage_block(target.key, target.handle, number, stored, md5)
         del stored
+        state: bytes | None = None
+        if hashed is not None:
+            state = await asyncio.wrap_future(hashed)
         staged = StagedBlock(number, ref, start, end, state)
         if previous is not None:
             await previous  # blocks are reported in order, each as soon as it can be

@@ -120,3 +120,26 @@ def test_another_users_session_is_404(api, auth_headers, user):
     assert_error(status(api, stranger, session), 404, "NOT_FOUND")
     assert_error(api.get("/api/v1/storage/upload/resumable/not-a-uuid",
                          headers=auth_headers(user)), 404, "NOT_FOUND")
+
+
+def test_chunks_sent_in_parallel_make_the_file(api, base_url, auth_headers, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    headers = auth_headers(user)
+    data = png(12 * 64 * KiB + 5)
+    session = session_of(init(api, headers, len(data), chunk_size=64 * KiB))
+    indices = list(range(1, session["total_chunks"] + 1))
+
+    def send(lane: list[int]) -> list[dict]:
+        with httpx.Client(base_url=base_url, timeout=60) as own:
+            return [put_chunk(own, headers, session, i, chunk_of(data, session, i)).json()
+                    for i in lane]
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = [a for lane in pool.map(send, [indices[i::3] for i in range(3)])
+                   for a in lane]
+    files = [a["file"] for a in answers if a.get("file")]
+    assert files and files[0]["checksum_sha256"] == hashlib.sha256(data).hexdigest()
+    assert _download(api, headers, files[0]["id"]) == data
