@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import stream, upload
+from bench import resumable, stream, upload
 from bench.harness import bench_stack
 
 
 def main() -> int:
     with bench_stack() as bench:
-        for module in (upload, stream):
+        for module in (upload, resumable, stream):
             print("\n".join(module.run(bench)), flush=True)
     return 0
 

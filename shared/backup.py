@@ -10,11 +10,11 @@ as they are (ciphertext when the file is encrypted), streamed part by part.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 
 from shared.context import AppContext
 from shared.db import BackupSource
+from shared.files.digests import Digests
 from shared.storage import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -32,18 +32,21 @@ async def _source(ctx: AppContext, path: str) -> BackupSource | None:
 
 async def _copy(source: ObjectStore, backup: ObjectStore, path: str,
                 content_type: str | None) -> tuple[str, str]:
-    """Stream the primary object to the backup store; (etag, sha256 of the bytes)."""
-    digest = hashlib.sha256()
+    """Stream the primary object to the backup store; (etag, sha256 of the bytes). The bytes
+    are hashed off the event loop, so a copy never stalls the uploads the instance serves."""
+    digests = Digests()
     writer = await backup.writer(path)
     try:
         async for chunk in source.read(path):
-            digest.update(chunk)
+            await digests.update(chunk)
             await writer.write(chunk)
         info = await writer.commit(content_type=content_type or "application/octet-stream")
+        _, sha256, _ = await digests.finish()
     except BaseException:
+        digests.close()
         await writer.abort()
         raise
-    return info.etag, digest.hexdigest()
+    return info.etag, sha256
 
 
 async def back_up(ctx: AppContext, path: str) -> str:
