@@ -13,7 +13,6 @@ from functions._context import app_context
 from functions._http import Handler, endpoint, principal_of
 from shared.db import Row
 from shared.errors import MethodNotAllowed
-from shared.resumable.sessions import exclusively
 from shared.resumable.tus import (
     OFFSET_CONTENT_TYPE,
     VERSION,
@@ -25,7 +24,7 @@ from shared.resumable.tus import (
     terminate,
     upload_headers,
 )
-from shared.resumable.tus_patch import Patch, parse_checksum, patch, write_at
+from shared.resumable.tus_patch import Patch, create_with_upload, parse_checksum, patch
 
 bp = func.Blueprint()
 
@@ -101,6 +100,7 @@ async def tus_create(req: Request) -> Response:
     check_version(req.headers.get("tus-resumable"))
     principal = principal_of(req)
     ctx = app_context()
+    checksum = parse_checksum(req.headers.get("upload-checksum"))
     row: Row = await create(ctx, Creation(
         principal=principal, upload_length=req.headers.get("upload-length"),
         defer_length=req.headers.get("upload-defer-length"),
@@ -108,10 +108,8 @@ async def tus_create(req: Request) -> Response:
     with_upload = req.headers.get("content-type", "").split(";")[0].strip().lower() \
         == OFFSET_CONTENT_TYPE
     if with_upload or row["file_size"] == 0:  # creation-with-upload; an empty file is done
-        checksum = parse_checksum(req.headers.get("upload-checksum"))
         body = req.stream() if with_upload else _empty()
-        row = await exclusively(ctx, row["id"], lambda: write_at(
-            ctx, principal, row["id"], 0, checksum, _length(req), body))
+        row = await create_with_upload(ctx, row, principal, checksum, _length(req), body)
     return Response(status_code=201, headers={**upload_headers(row),
                                               "Location": _location(row["id"])})
 

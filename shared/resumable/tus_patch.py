@@ -24,6 +24,7 @@ from shared.crypto.frames import FRAME_SIZE
 from shared.crypto.hashstate import FileHashes
 from shared.db import Row
 from shared.errors import (
+    ApiError,
     BadRequest,
     FileTooLarge,
     InvalidFileType,
@@ -35,6 +36,7 @@ from shared.media.detect import SNIFF_BYTES, normalise
 from shared.resumable.complete import complete_locked
 from shared.resumable.sessions import (
     dek_of,
+    end_session,
     exclusively,
     judge_type,
     load_session,
@@ -87,6 +89,24 @@ async def patch(ctx: AppContext, request: Patch, body: AsyncIterator[bytes]) -> 
                               request.content_length, body)
 
     result: Row = await exclusively(ctx, row["id"], locked)
+    return result
+
+
+async def create_with_upload(ctx: AppContext, row: Row, principal: Principal,
+                             checksum: tuple[str, bytes] | None, content_length: int | None,
+                             body: AsyncIterator[bytes]) -> Row:
+    """The body of a creation request, written at offset 0 (an empty upload completes at
+    once). If it is refused, the client never learns the upload's URL, so the upload ends
+    (its quota released) rather than waiting for expiry."""
+    async def locked() -> Row:
+        return await write_at(ctx, principal, row["id"], 0, checksum, content_length, body)
+
+    try:
+        result: Row = await exclusively(ctx, row["id"], locked)
+    except ApiError as exc:
+        if exc.status < 500:
+            await end_session(ctx, row, "aborted", exc.code.lower())
+        raise
     return result
 
 

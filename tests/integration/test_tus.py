@@ -135,6 +135,17 @@ def test_creation_with_upload_and_checksum_mismatch(api, auth_headers, user):
     assert done.status_code == 204 and done.headers["upload-offset"] == str(len(data))
 
 
+def test_a_refused_creation_with_upload_ends_the_upload(api, auth_headers, user, stores):
+    headers = auth_headers(user)
+    data = png(100 * KiB)
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    refused = api.post(TUS, content=data, headers={
+        **headers, **V, "Upload-Length": str(len(data)), "Upload-Checksum": f"md5 {wrong}",
+        "Content-Type": "application/offset+octet-stream"})
+    assert refused.status_code == 460
+    assert stores.leftovers(user).used_bytes == 0
+
+
 def test_termination_releases_the_quota(api, auth_headers, user, stores):
     headers = auth_headers(user)
     path = location(create(api, headers, 300 * KiB))
