@@ -51,6 +51,8 @@ async def test_blocks_staged_out_of_order_commit_in_the_given_order(store: Objec
 
 
 async def test_a_block_with_a_wrong_md5_is_refused(store: ObjectStore) -> None:
+    if store.name == "aws_s3":
+        pytest.skip("moto accepts any Content-MD5 on UploadPart; S3 refuses it (BadDigest)")
     key = "users/a/bad.png"
     handle = await store.begin_blocks(key, content_type="image/png")
     with pytest.raises(Exception):  # noqa: B017  (each SDK has its own error type)
