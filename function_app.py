@@ -12,6 +12,8 @@ from functions import (
     health,
     maintenance,
     openapi,
+    resumable,
+    tus,
     upload,
 )
 from shared.settings import get_settings
@@ -24,5 +26,5 @@ get_settings()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
-                  admin):
+                  admin, resumable, tus):
     app.register_functions(blueprint.bp)

@@ -7,10 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import media, stream, upload
+from bench import media, resumable, stream, upload
 from bench.harness import bench_stack
 
-STACK_PARTS = {"upload": upload, "stream": stream}
+STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream}
 
 
 def main(argv: list[str]) -> int:

@@ -135,3 +135,22 @@ class Rehydrating(ApiError):
     def body(self, request_id: str) -> dict[str, Any]:
         return {"status": "rehydrating", "storage_tier": "archive", "message": self.message,
                 **self.details, "request_id": request_id}
+
+
+UploadSessionExpired = _error(
+    "UploadSessionExpired", 410, "UPLOAD_SESSION_EXPIRED", "Resumable upload session has expired"
+)
+ChunkConflict = _error(
+    "ChunkConflict", 409, "CHUNK_CONFLICT", "Different bytes are already held for this chunk"
+)
+OffsetMismatch = _error(
+    "OffsetMismatch", 409, "UPLOAD_OFFSET_MISMATCH", "Upload-Offset differs from the upload's"
+)
+UploadLocked = _error(
+    "UploadLocked", 423, "UPLOAD_LOCKED", "Another request is writing to this upload"
+)
+# tus's checksum extension answers a mismatch with 460 (the specification's code in the body).
+UploadChecksumMismatch = _error(
+    "UploadChecksumMismatch", 460, "CHECKSUM_MISMATCH",
+    "File checksum does not match provided value",
+)

@@ -1,7 +1,8 @@
 """Lifecycle maintenance run by the timer: empty the trash past its recovery deadline,
-remove files past ``expires_at`` (each file on its own: one failure stops nothing), move files
-between tiers by last use, follow rehydrations, let the backup copies and the CDN purges catch
-up, and reconcile the stores with the tables when that is due."""
+remove files past ``expires_at`` (each file on its own: one failure stops nothing), end
+upload sessions past theirs, move files between tiers by last use, follow rehydrations, let
+the backup copies and the CDN purges catch up, and reconcile the stores with the tables
+when that is due."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from shared.files import tiers
 from shared.files.service import delete_stored_bytes
 from shared.files.visibility import public_access_ended
 from shared.reconcile import run_if_due
+from shared.resumable.expiry import expire_sessions
 
 log = logging.getLogger(__name__)
 _BATCH = 100
@@ -77,6 +79,7 @@ async def run_maintenance(ctx: AppContext) -> dict[str, Any]:
         "expiry_failed": expiry_failed,
         "tiers": await tiers.move_tiers(ctx),
         "rehydrated": await tiers.check_rehydrations(ctx),
+        "upload_sessions": await expire_sessions(ctx),
         "backups": await backup.catch_up(ctx),
         "cdn_purges_retried": await retry_due_purges(ctx),
         "reconciliation": await run_if_due(ctx),

@@ -25,8 +25,15 @@ from shared.files.models import (
     UploadMetadata,
     UploadResponse,
 )
+from shared.resumable.models import (
+    ChunkResponse,
+    ResumableInit,
+    ResumableInitResponse,
+    SessionStatusResponse,
+)
 
 REF = "#/components/schemas/{model}"
+
 
 
 class ErrorBody(BaseModel):
@@ -52,6 +59,9 @@ class Operation:
     multipart: bool = False
     auth: bool = True
     path_params: tuple[str, ...] = field(default_factory=tuple)
+    headers: tuple[tuple[str, bool, str], ...] = ()  # (name, required, description)
+    raw_body: str | None = None  # the media type of a body of raw bytes
+    description: str = ""
 
 
 _FILE_ID = ("file_id",)
@@ -69,6 +79,87 @@ def _edge_operations(kind: str, what: str) -> list[Operation]:
                       auth=False, path_params=_FILE_ID) for method in ("get", "head")]
 
 
+_TUS = "/api/v1/storage/upload/tus"
+_TUS_VERSION = ("Tus-Resumable", True, "1.0.0")
+_TUS_ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
+    404: ("Unknown upload, another user's, or terminated", None),
+    410: ("Expired, or ended by a refusal (UPLOAD_SESSION_EXPIRED)", None),
+    412: ("Unsupported Tus-Resumable version", None)}
+RESUMABLE_OPERATIONS = [
+    Operation("post", "/api/v1/storage/upload/resumable/init",
+              "Start a resumable upload (the chunk protocol)",
+              {201: ("Session created, quota reserved", ResumableInitResponse),
+               409: ("checksum_sha256 names bytes the caller already has", None),
+               413: ("Over MAX_RESUMABLE_FILE_SIZE or the quota", None),
+               415: ("Declared type not allowed", None), 422: ("Invalid body", None)},
+              body=ResumableInit,
+              description="Refuses before any byte: size, declared type, quota (reserved "
+                          "until the session completes, is refused or expires) and a known "
+                          "SHA-256. The service grants chunk_size (a multiple of the 64 KiB "
+                          "encryption frame within its bounds; chunk_size_adjusted says "
+                          "when it differs). Chunk indices run from 1 to total_chunks."),
+    Operation("put", "/api/v1/storage/upload/resumable/chunk",
+              "Send one chunk (any order, any instance)",
+              {200: ("Chunk held (also when the same bytes were held already); the last "
+                     "one completes the file", ChunkResponse),
+               400: ("Missing headers, index outside 1..total_chunks, wrong size", None),
+               404: ("Unknown session or another user's", None),
+               409: ("Different bytes are held at this index (CHUNK_CONFLICT), or the "
+                     "completed file duplicates one of the caller's", None),
+               410: ("Session expired or ended (UPLOAD_SESSION_EXPIRED)", None),
+               415: ("Chunk 1's bytes are not an allowed type: the session ends", None),
+               422: ("X-Chunk-Checksum differs (the chunk is not kept), or the file's "
+                     "SHA-256 differs from checksum_sha256", None)},
+              headers=(("X-Upload-Session", True, "session_id from init"),
+                       ("X-Chunk-Index", True, "1..total_chunks"),
+                       ("X-Chunk-Checksum", False, "MD5 hex of the chunk's bytes")),
+              raw_body="application/octet-stream"),
+    Operation("get", "/api/v1/storage/upload/resumable/{session_id}",
+              "Which chunks the service holds, what is missing, progress and expiry",
+              {200: ("The session", SessionStatusResponse), 404: ("Unknown session", None),
+               410: ("Expired or ended", None)}, path_params=("session_id",)),
+    Operation("options", _TUS, "tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size, "
+              "Tus-Checksum-Algorithm (and the CORS preflight)",
+              {204: ("Capabilities in the headers", None)}, auth=False),
+    Operation("post", _TUS, "tus creation (creation-with-upload: a body of "
+              "application/offset+octet-stream is written at offset 0)",
+              {201: ("Location of the upload; Upload-Expires; Upload-Offset", None),
+               409: ("checksum_sha256 metadata names bytes the caller has", None),
+               413: ("Upload-Length over Tus-Max-Size, or the quota", None),
+               415: ("filetype not allowed", None)},
+              headers=(_TUS_VERSION, ("Upload-Length", True, "bytes"),
+                       ("Upload-Metadata", False, "filename, filetype, project_id, "
+                        "description, tags (comma-separated), is_public, checksum_sha256"),
+                       ("Upload-Checksum", False, "md5|sha1|sha256 base64, of the body")),
+              raw_body="application/offset+octet-stream"),
+    Operation("head", _TUS + "/{upload_id}", "tus: the upload's offset",
+              {200: ("Upload-Offset, Upload-Length, Upload-Expires; X-File-Id", None),
+               **_TUS_ERRORS}, headers=(_TUS_VERSION,), path_params=("upload_id",)),
+    Operation("patch", _TUS + "/{upload_id}", "tus: bytes at Upload-Offset",
+              {204: ("Written; the new Upload-Offset (the last bytes complete the file)", None),
+               409: ("Upload-Offset differs from the upload's", None),
+               413: ("The body goes past Upload-Length", None),
+               415: ("Not application/offset+octet-stream, or the first bytes are not an "
+                     "allowed type (the upload ends)", None),
+               423: ("Another request is writing to this upload", None),
+               460: ("Upload-Checksum differs: nothing of the body is kept", None),
+               **_TUS_ERRORS},
+              headers=(_TUS_VERSION, ("Upload-Offset", True, "the upload's current offset"),
+                       ("Upload-Checksum", False, "md5|sha1|sha256 base64, of the body")),
+              raw_body="application/offset+octet-stream", path_params=("upload_id",)),
+    Operation("options", _TUS + "/{upload_id}", "tus discovery (and the CORS preflight)",
+              {204: ("Capabilities in the headers", None)}, auth=False,
+              path_params=("upload_id",)),
+    Operation("post", _TUS + "/{upload_id}", "PATCH or DELETE for clients that can only "
+              "POST (X-HTTP-Method-Override)",
+              {204: ("As the overridden method", None), 405: ("No override", None),
+               **_TUS_ERRORS},
+              headers=(_TUS_VERSION, ("X-HTTP-Method-Override", True, "PATCH or DELETE")),
+              raw_body="application/offset+octet-stream", path_params=("upload_id",)),
+    Operation("delete", _TUS + "/{upload_id}", "tus termination: the upload ends, its quota "
+              "is released", {204: ("Terminated", None), **_TUS_ERRORS},
+              headers=(_TUS_VERSION,), path_params=("upload_id",)),
+]
 OPERATIONS = [
     Operation("get", "/health", "Health of the service and its dependencies",
               {200: ("UP or DEGRADED", None), 503: ("A required dependency is down", None)},
@@ -130,6 +221,7 @@ OPERATIONS = [
               {200: ("The report", None), 404: ("None has run yet", None)}),
     Operation("get", "/api/v1/openapi.json", "This document", {200: ("OpenAPI 3.1", None)},
               auth=False),
+    *RESUMABLE_OPERATIONS,
 ]
 
 
@@ -147,6 +239,8 @@ def _operation(op: Operation) -> dict[str, Any]:
                "schema": {"type": "string", "format": "uuid"}} for p in op.path_params]
     if op.query:
         params += _query_parameters(op.query)
+    params += [{"name": name, "in": "header", "required": required, "description": text,
+                "schema": {"type": "string"}} for name, required, text in op.headers]
     params.append({"name": "X-Request-ID", "in": "header", "required": False,
                    "schema": {"type": "string"}})
     responses: dict[str, Any] = {}
@@ -171,6 +265,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         else:
             doc["requestBody"] = {"required": True,
                                   "content": {"application/json": {"schema": ref}}}
+    if op.raw_body is not None:
+        doc["requestBody"] = {"required": False, "content": {op.raw_body: {
+            "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}
+    if op.description:
+        doc["description"] = op.description
     doc["security"] = [{"bearerAuth": []}] if op.auth else [{}, {"bearerAuth": []}]
     return doc
 

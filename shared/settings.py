@@ -116,6 +116,23 @@ class Settings(BaseSettings):
     # Azure blocks: fewer, larger ones are faster (Azurite pays per request); 8 MiB blocks keep
     # an upload's memory near 24 MiB whatever the file size.
     upload_block_size: int = Field(8 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
+    # Resumable uploads (chunk protocol and tus): the largest file, the chunk sizes the service
+    # grants (multiples of the 64 KiB encryption frame; below the Functions host's 100 MB body
+    # limit), and how long a session lives without activity (uncommitted Azure blocks last a
+    # week after the last one staged, so this must stay well under 7 days).
+    max_resumable_file_size: int = Field(50 * 1024**3,
+                                         validation_alias="MAX_RESUMABLE_FILE_SIZE")
+    resumable_chunk_size: int = Field(8 * 1024**2, validation_alias="RESUMABLE_CHUNK_SIZE")
+    resumable_min_chunk_size: int = Field(256 * 1024,
+                                          validation_alias="RESUMABLE_MIN_CHUNK_SIZE")
+    resumable_max_chunk_size: int = Field(64 * 1024**2,
+                                          validation_alias="RESUMABLE_MAX_CHUNK_SIZE")
+    resumable_session_ttl: int = Field(24 * 3600, ge=60, le=6 * 24 * 3600,
+                                       validation_alias="RESUMABLE_SESSION_TTL")
+    # Origins whose browser pages may use the tus endpoint ("*": any; tokens are bearer
+    # headers, never cookies, so no credentials ride along).
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
     # Uploads one instance accepts at once; more get 429 (the platform adds instances).
     max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
 
@@ -188,12 +205,14 @@ class Settings(BaseSettings):
     varnish_workdir: str = Field("", validation_alias="VARNISH_WORKDIR")
 
     @field_validator("max_file_size", "quota_user_bytes", "quota_premium_bytes",
-                     "upload_block_size", "stream_max_open_range", mode="before")
+                     "upload_block_size", "stream_max_open_range", "max_resumable_file_size",
+                     "resumable_chunk_size", "resumable_min_chunk_size",
+                     "resumable_max_chunk_size", mode="before")
     @classmethod
     def _size(cls, value: str | int) -> int:
         return parse_size(value)
 
-    @field_validator("allowed_mime_types", "encryption_previous_keys",
+    @field_validator("allowed_mime_types", "encryption_previous_keys", "cors_allowed_origins",
                      "encryption_previous_vault_keys", mode="before")
     @classmethod
     def _csv(cls, value: str | list[str]) -> list[str]:

@@ -112,6 +112,11 @@ def _settings_for(local: LocalStack, devhost_port: int) -> dict[str, str]:
         "QUOTA_USER_BYTES": "8MB",
         "QUOTA_PREMIUM_BYTES": "20MB",
         "UPLOAD_BLOCK_SIZE": "1MB",
+        # Resumable uploads: small chunks (a few frames), so that every path is reached with
+        # files of a few hundred KiB.
+        "MAX_RESUMABLE_FILE_SIZE": "6MB",
+        "RESUMABLE_CHUNK_SIZE": "128KB",
+        "RESUMABLE_MIN_CHUNK_SIZE": "64KB",
         "ALLOWED_MIME_TYPES": f"{example_settings()['ALLOWED_MIME_TYPES']},image/svg+xml",
     }
 

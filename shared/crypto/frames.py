@@ -83,14 +83,22 @@ class FrameEncryptor:
     The last frame must carry the final flag, so one frame is held back until more input
     proves it is not the last one; ``finish()`` seals it. The internal buffer never holds more
     than one frame, whatever the size of the chunks given to ``update()``.
+
+    A file received in segments (resumable uploads, out of order) is sealed segment by
+    segment: each segment starts on a frame boundary, its encryptor starts at that frame's
+    index (``first_index``), and ``end_segment()`` seals the held frame as not final. Only the
+    segment that ends the file calls ``finish()``.
     """
 
-    def __init__(self, dek: bytes, *, frame_size: int = FRAME_SIZE) -> None:
+    def __init__(self, dek: bytes, *, frame_size: int = FRAME_SIZE, first_index: int = 0
+                 ) -> None:
         _check_sizes(0, frame_size)
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
         self._aead = _aead(dek)
         self._frame_size = frame_size
         self._buffer = bytearray()
-        self._index = 0
+        self._index = first_index
         self._consumed = 0
         self._finished = False
 
@@ -127,6 +135,16 @@ class FrameEncryptor:
         final = self._seal(final=True)
         self._finished = True
         return final
+
+    def end_segment(self) -> bytes:
+        """Seal the held frame as not final: the segment ends on a frame boundary and more
+        of the file follows (in another segment). The encryptor is then finished."""
+        self._check_open()
+        if len(self._buffer) not in (0, self._frame_size):
+            raise ValueError("a segment that does not end the file must end on a frame boundary")
+        sealed = self._seal(final=False) if self._buffer else b""
+        self._finished = True
+        return sealed
 
     def _seal(self, *, final: bool) -> bytes:
         frame = self._aead.encrypt(

@@ -3,6 +3,8 @@ numbered SQL migrations in ``migrations`` (``python -m shared.db.migrate``)."""
 
 from shared.db.repository import (
     FILE_COLUMNS,
+    PART_COLUMNS,
+    SESSION_COLUMNS,
     BackupRepository,
     BackupSource,
     BackupState,
@@ -13,11 +15,13 @@ from shared.db.repository import (
     Repository,
     Row,
     SortField,
+    UploadSessionRepository,
     UsageRepository,
 )
 
 __all__ = [
-    "FILE_COLUMNS", "BackupRepository", "BackupSource", "BackupState", "Database",
+    "FILE_COLUMNS", "PART_COLUMNS", "SESSION_COLUMNS", "BackupRepository", "BackupSource",
+    "BackupState", "Database",
     "DuplicateKey", "FileListing", "FileRepository", "Repository", "Row", "SortField",
-    "UsageRepository",
+    "UploadSessionRepository", "UsageRepository",
 ]

@@ -35,6 +35,17 @@ FILE_COLUMNS = (
 )
 
 
+SESSION_COLUMNS = (
+    "id", "file_id", "user_id", "protocol", "state", "ended_reason", "original_name",
+    "declared_type", "mime_type", "file_path", "storage_provider", "staging_handle",
+    "file_size", "chunk_size", "total_chunks", "reserved_bytes", "metadata",
+    "checksum_sha256", "encryption", "hashed_bytes", "hash_state", "received_bytes",
+    "parts_received", "next_block", "carry", "carry_length", "created_at", "updated_at",
+    "expires_at", "completed_at",
+)
+PART_COLUMNS = ("part_no", "plain_offset", "plain_length", "checksum_md5", "blocks")
+
+
 class DuplicateKey(Exception):
     """A write would break a uniqueness rule (one live file per owner and content)."""
 
@@ -149,6 +160,42 @@ class BackupRepository(Protocol):
         ...
 
 
+class UploadSessionRepository(Protocol):
+    """Resumable upload sessions (rows by ``SESSION_COLUMNS``) and their accepted parts
+    (``PART_COLUMNS``)."""
+
+    async def create(self, values: Row) -> Row: ...
+
+    async def get(self, session_id: str, *, for_update: bool = False) -> Row | None:
+        """``session_id`` must be a UUID string."""
+        ...
+
+    async def update(self, session_id: str, changes: Row, *, expect: Row | None = None
+                     ) -> Row | None:
+        """Set ``changes`` (and ``updated_at``) if every column in ``expect`` still has that
+        value (a compare-and-set); the new row, or None when it did not hold."""
+        ...
+
+    async def add_part(self, session_id: str, part: Row) -> bool:
+        """Record an accepted part and count it on the session (``received_bytes``,
+        ``parts_received``); False (and nothing changed) when ``part_no`` is already held."""
+        ...
+
+    async def part(self, session_id: str, part_no: int) -> Row | None: ...
+
+    async def parts(self, session_id: str) -> list[Row]:
+        """Every part, by ``part_no``."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> list[str]:
+        """Ids of open sessions whose ``expires_at`` has passed."""
+        ...
+
+    async def purge_ended(self, before: datetime, limit: int) -> int:
+        """Delete sessions that ended (completed, aborted, expired) before ``before``."""
+        ...
+
+
 class Repository(Protocol):
     """One unit of work's view of the database."""
 
@@ -167,6 +214,9 @@ class Repository(Protocol):
     @property
     def edge(self) -> EdgeRepository: ...
 
+    @property
+    def sessions(self) -> UploadSessionRepository: ...
+
     async def ping(self) -> None:
         """A round trip to the database (health checks)."""
         ...
@@ -176,3 +226,9 @@ class Database(Protocol):
     def connection(self) -> AbstractAsyncContextManager[Repository]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Try to hold the lock ``name`` across instances for the block: yields whether it
+        was taken (never waits). It is released at the end of the block, or when the
+        holder's process dies."""
+        ...

@@ -35,17 +35,25 @@ class Sealer:
         return str(self.envelope["key_id"])
 
 
-def new_sealer(ring: KeyRing) -> Sealer | None:
-    """A sealer for a new file, or None when encryption at rest is off."""
+def new_envelope(ring: KeyRing) -> tuple[bytes, dict[str, Any]] | None:
+    """A new file's data key and its envelope (kept on the row), or None when encryption at
+    rest is off."""
     if not ring.enabled:
         return None
     dek, wrapped = ring.new_data_key()
-    envelope = {"scheme": SCHEME, "frame_size": frames.FRAME_SIZE, "key_id": wrapped.key_id,
-                "wrapped_key": base64.b64encode(wrapped.wrapped).decode()}
-    return Sealer(frames.FrameEncryptor(dek), envelope)
+    return dek, {"scheme": SCHEME, "frame_size": frames.FRAME_SIZE, "key_id": wrapped.key_id,
+                 "wrapped_key": base64.b64encode(wrapped.wrapped).decode()}
 
 
-def _data_key(ring: KeyRing, envelope: dict[str, Any]) -> bytes:
+def new_sealer(ring: KeyRing) -> Sealer | None:
+    """A sealer for a new file, or None when encryption at rest is off."""
+    made = new_envelope(ring)
+    return None if made is None else Sealer(frames.FrameEncryptor(made[0]), made[1])
+
+
+def data_key(ring: KeyRing, envelope: dict[str, Any]) -> bytes:
+    """The plaintext data key of an envelope (``ENCRYPTION_KEY_UNAVAILABLE`` if it cannot be
+    unwrapped)."""
     if envelope.get("scheme") != SCHEME:
         raise EncryptionKeyUnavailable(details={"scheme": envelope.get("scheme")})
     try:
@@ -72,7 +80,7 @@ def read_plain(ctx: AppContext, row: Row, start: int, end: int) -> AsyncIterator
     store, path, envelope = ctx.stores.of(row), row["file_path"], row.get("encryption")
     if not envelope:
         return store.read(path, start, end - start + 1)
-    dek = _data_key(ctx.keyring, envelope)
+    dek = data_key(ctx.keyring, envelope)
     size = row["size_bytes"]
     span = frames.cipher_span(start, end, size, frame_size=envelope["frame_size"])
     chunks = store.read(path, span.cipher_start, span.cipher_length)

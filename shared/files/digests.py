@@ -1,32 +1,29 @@
 """MD5 and SHA-256 of a stream, computed off the event loop.
 
-hashlib releases the GIL on large buffers, so hashing in one worker thread overlaps with
-receiving and storing the next chunks. A single thread keeps the updates in order.
+The hashing itself (``shared.crypto.hashstate.FileHashes``, OpenSSL's MD5 and SHA-256) releases
+the GIL, so hashing in one worker thread overlaps with receiving and storing the next chunks.
+A single thread keeps the updates in order. A resumable upload starts from a saved state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+
+from shared.crypto.hashstate import FileHashes
 
 _MAX_PENDING = 8  # chunks queued for hashing before the producer waits
 
 
 class Digests:
-    def __init__(self) -> None:
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._sha256 = hashlib.sha256()
+    def __init__(self, hashes: FileHashes | None = None) -> None:
+        self._hashes = hashes or FileHashes()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
         self._pending: deque[Future[None]] = deque()
 
-    def _update(self, data: bytes) -> None:
-        self._md5.update(data)
-        self._sha256.update(data)
-
     async def update(self, data: bytes) -> None:
-        self._pending.append(self._executor.submit(self._update, data))
+        self._pending.append(self._executor.submit(self._hashes.update, data))
         while len(self._pending) > _MAX_PENDING:
             await asyncio.wrap_future(self._pending.popleft())
 
@@ -37,7 +34,7 @@ class Digests:
                 await asyncio.wrap_future(self._pending.popleft())
         finally:
             self._executor.shutdown(wait=False)
-        return self._md5.hexdigest(), self._sha256.hexdigest(), self._md5.digest()
+        return self._hashes.digests()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from shared.context import AppContext
 from shared.crypto import frames
@@ -18,11 +21,27 @@ from shared.errors import FileTooLarge, InvalidFileType, QuotaExceeded
 from shared.files.content import new_sealer
 from shared.files.digests import Digests
 from shared.media.detect import OCTET_STREAM, SNIFF_BYTES, detect_mime, extension_for, normalise
+from shared.settings import Settings
 from shared.storage import ObjectWriter
 
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 _HASHED_SEGMENT = re.compile(r"h-[0-9a-f]{32}")
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A new file's bytes, staged and not yet visible: ``commit(md5_raw)`` makes them so
+    (``record_upload`` calls it last, inside the transaction that records the file)."""
+
+    file_id: str
+    path: str
+    size: int
+    stored_size: int
+    mime_type: str
+    storage_provider: str
+    envelope: dict[str, Any] | None
+    commit: Callable[[bytes], Awaitable[None]]
 
 
 def user_segment(user_id: str) -> str:
@@ -34,6 +53,32 @@ def user_segment(user_id: str) -> str:
     return "h-" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
 
 
+def normalised_type(raw: str | None) -> str:
+    """A client's Content-Type for a file, normalised ('' when none was given)."""
+    mime = normalise(raw)
+    return _ALIASES.get(mime, mime)
+
+
+def checked_type(settings: Settings, sample: bytes, declared: str) -> str:
+    """The type judged from a file's first bytes (``SNIFF_BYTES`` of them, or the whole
+    file): 415 unless it is allowed and agrees with a specific declared type."""
+    detected = detect_mime(sample[:SNIFF_BYTES], declared)
+    allowed = settings.allowed_mime_types
+    details = {"detected_type": detected, "declared_type": declared or None,
+               "allowed_types": allowed}
+    if detected not in allowed:
+        raise InvalidFileType(details=details)
+    if declared not in {"", OCTET_STREAM} and declared != detected:
+        raise InvalidFileType("Declared file type does not match the file's content",
+                              details=details)
+    return detected
+
+
+def object_path(user_id: str, file_id: str, mime_type: str) -> str:
+    """The key of a new file's object: generated, never from the client's file name."""
+    return f"users/{user_segment(user_id)}/{file_id}{extension_for(mime_type)}"
+
+
 class FileSink:
     """Receives one file's bytes: checks, hashes and stores them as they come."""
 
@@ -42,7 +87,7 @@ class FileSink:
         self.file_id = file_id
         self._ctx = ctx
         self._user_id = user_id
-        self._declared = _ALIASES.get(normalise(declared_type), normalise(declared_type))
+        self._declared = normalised_type(declared_type)
         self._room = room
         self._sniff = bytearray()
         self._writer: ObjectWriter | None = None
@@ -84,24 +129,11 @@ class FileSink:
             })
 
     async def _open(self) -> None:
-        self.mime_type = self._checked_type(detect_mime(bytes(self._sniff[:SNIFF_BYTES]),
-                                                        self._declared))
-        self.path = (f"users/{user_segment(self._user_id)}/"
-                     f"{self.file_id}{extension_for(self.mime_type)}")
+        self.mime_type = checked_type(self._ctx.settings, bytes(self._sniff), self._declared)
+        self.path = object_path(self._user_id, self.file_id, self.mime_type)
         self._writer = await self._ctx.stores.primary.writer(self.path)
         await self._store(bytes(self._sniff))
         self._sniff = bytearray()
-
-    def _checked_type(self, detected: str) -> str:
-        allowed = self._ctx.settings.allowed_mime_types
-        details = {"detected_type": detected, "declared_type": self._declared or None,
-                   "allowed_types": allowed}
-        if detected not in allowed:
-            raise InvalidFileType(details=details)
-        if self._declared not in {"", OCTET_STREAM} and self._declared != detected:
-            raise InvalidFileType("Declared file type does not match the file's content",
-                                  details=details)
-        return detected
 
     async def finish(self) -> tuple[str, str, bytes]:
         """Every byte received: (md5 hex, sha256 hex, md5 raw). Not yet visible."""
@@ -115,6 +147,13 @@ class FileSink:
     @property
     def stored_size(self) -> int:
         return self.size if self.sealer is None else frames.ciphertext_size(self.size)
+
+    def stored(self) -> StoredFile:
+        """What ``record_upload`` needs to know of the bytes received."""
+        return StoredFile(
+            file_id=self.file_id, path=self.path, size=self.size, stored_size=self.stored_size,
+            mime_type=self.mime_type, storage_provider=self.storage_provider,
+            envelope=self.sealer.envelope if self.sealer else None, commit=self.commit)
 
     async def commit(self, md5_raw: bytes) -> None:
         assert self._writer is not None

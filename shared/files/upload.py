@@ -13,14 +13,14 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from shared.auth import Principal
 from shared.context import AppContext
-from shared.db import DuplicateKey, Row
+from shared.db import DuplicateKey, Repository, Row
 from shared.errors import (
     BadRequest,
     ChecksumMismatch,
@@ -33,7 +33,7 @@ from shared.errors import (
 from shared.files import quotas
 from shared.files.models import FileRecord, UploadMetadata, UploadResponse, UploadStats
 from shared.files.multipart import MultipartReader, PartData, PartEnd, PartStart
-from shared.files.sink import FileSink
+from shared.files.sink import FileSink, StoredFile
 from shared.files.urls import file_urls
 from shared.media.detect import extension_for, file_type
 from shared.names import sanitize_filename
@@ -183,8 +183,8 @@ async def _upload(ctx: AppContext, request: UploadRequest, body: AsyncIterator[b
         md5_hex, sha256_hex, md5_raw = await sink.finish()
         if expected_md5 and expected_md5 != md5_hex:
             raise ChecksumMismatch(details={"expected_md5": expected_md5, "actual_md5": md5_hex})
-        row = await record_upload(ctx, principal, sink, parsed.filename, metadata, quota,
-                                  (md5_hex, sha256_hex, md5_raw))
+        row = await record_upload(ctx, principal, sink.stored(), parsed.filename, metadata,
+                                  quota, (md5_hex, sha256_hex, md5_raw))
     except BaseException:
         if parsed.sink is not None:
             await parsed.sink.abort()
@@ -198,41 +198,47 @@ async def _upload(ctx: AppContext, request: UploadRequest, body: AsyncIterator[b
     )
 
 
-async def record_upload(ctx: AppContext, principal: Principal, sink: FileSink,
+async def record_upload(ctx: AppContext, principal: Principal, stored: StoredFile,
                         filename: str | None, metadata: UploadMetadata, quota: int | None,
-                        digests: tuple[str, str, bytes]) -> Row:
-    """Reserve quota, insert the row, queue the backup and commit the object: all or
-    nothing. On any error the caller aborts the sink (which removes a committed object)."""
+                        digests: tuple[str, str, bytes], *, reserved: bool = False,
+                        also: Callable[[Repository], Awaitable[None]] | None = None) -> Row:
+    """Reserve quota (unless ``reserved`` earlier, as resumable sessions do), insert the row,
+    queue the backup, run ``also`` and commit the object: all or nothing. On any error the
+    caller removes the object (a committed one too)."""
     md5_hex, sha256_hex, md5_raw = digests
-    name = sanitize_filename(filename) if filename else f"file{extension_for(sink.mime_type)}"
+    name = sanitize_filename(filename) if filename else f"file{extension_for(stored.mime_type)}"
     try:
         async with ctx.db.transaction() as repo:
-            if await repo.usage.reserve(principal.user_id, sink.size, quota) is None:
+            if not reserved and await repo.usage.reserve(principal.user_id, stored.size,
+                                                         quota) is None:
                 used = await repo.usage.used_bytes(principal.user_id)
                 raise QuotaExceeded(details={
-                    "file_size_bytes": sink.size,
+                    "file_size_bytes": stored.size,
                     "user_quota_remaining": quotas.remaining(quota, used),
                 })
             duplicate = await repo.files.live_duplicate(principal.user_id, sha256_hex)
             if duplicate:
                 raise DuplicateFile(details={"existing_file_id": duplicate,
                                              "checksum_sha256": sha256_hex})
+            envelope = stored.envelope
             row = await repo.files.insert({
-                "id": sink.file_id, "user_id": principal.user_id,
+                "id": stored.file_id, "user_id": principal.user_id,
                 "project_id": metadata.project_id, "original_name": name[:255],
-                "file_path": sink.path, "file_type": file_type(sink.mime_type),
-                "mime_type": sink.mime_type, "size_bytes": sink.size,
-                "stored_size_bytes": sink.stored_size, "checksum_md5": md5_hex,
-                "storage_provider": sink.storage_provider,
-                "encryption_key_id": sink.sealer.key_id if sink.sealer else None,
-                "encryption": sink.sealer.envelope if sink.sealer else None,
+                "file_path": stored.path, "file_type": file_type(stored.mime_type),
+                "mime_type": stored.mime_type, "size_bytes": stored.size,
+                "stored_size_bytes": stored.stored_size, "checksum_md5": md5_hex,
+                "storage_provider": stored.storage_provider,
+                "encryption_key_id": envelope["key_id"] if envelope else None,
+                "encryption": envelope,
                 "checksum_sha256": sha256_hex, "is_public": metadata.is_public,
                 "description": metadata.description, "tags": metadata.tags,
                 "custom_fields": metadata.custom_fields,
                 "auto_transform": metadata.auto_transform, "expires_at": metadata.expires_at,
             })
-            await repo.backups.add_pending(sink.file_id, sink.path)
-            await sink.commit(md5_raw)
+            await repo.backups.add_pending(stored.file_id, stored.path)
+            if also is not None:
+                await also(repo)
+            await stored.commit(md5_raw)
     except DuplicateKey as exc:  # a concurrent upload of the same bytes won
         raise DuplicateFile(details={"checksum_sha256": sha256_hex}) from exc
     return row

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -26,7 +27,7 @@ from azure.storage.blob import (
     UserDelegationKey,
     generate_blob_sas,
 )
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
 from shared.settings import Settings
@@ -60,6 +61,18 @@ def _archive_status(value: str | None) -> ArchiveStatus | None:
 
 def _block_id(index: int) -> str:
     return base64.b64encode(f"{index:010d}".encode()).decode()
+
+
+def _staged_block_id(number: int) -> str:
+    # Unique per attempt (every id of a blob has the same length): a block staged again under
+    # the same number never replaces the one an earlier request recorded.
+    return base64.b64encode(f"{number:010d}-{uuid.uuid4().hex[:16]}".encode()).decode()
+
+
+async def _stage(blob: BlobClient, block_id: str, block: bytes, md5: bytes) -> None:
+    # A transactional MD5 lets the service verify each block as it lands (and spares it
+    # computing a CRC64, which Azurite does slowly in JavaScript).
+    await blob.stage_block(block_id, block, length=len(block), transactional_content_md5=md5)
 
 
 class AzureBlobWriter:
@@ -102,11 +115,8 @@ class AzureBlobWriter:
         self._inflight.add(asyncio.create_task(self._put_block(block_id, block)))
 
     async def _put_block(self, block_id: str, block: bytes) -> None:
-        # A transactional MD5 lets the service verify each block as it lands (and spares
-        # it computing a CRC64, which Azurite does slowly in JavaScript).
         md5 = await asyncio.to_thread(lambda: hashlib.md5(block, usedforsecurity=False).digest())
-        await self._blob.stage_block(block_id, block, length=len(block),
-                                     transactional_content_md5=md5)
+        await _stage(self._blob, block_id, block, md5)
 
     async def _drain(self) -> None:
         if self._inflight:
@@ -144,6 +154,7 @@ class AzureBlobWriter:
 
 class AzureBlobStore:
     name = "azure_blob"
+    min_block_size = 1
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -187,6 +198,33 @@ class AzureBlobStore:
 
     async def writer(self, key: str) -> AzureBlobWriter:
         return AzureBlobWriter(await self.container(), key, self._settings.upload_block_size)
+
+    async def begin_blocks(self, key: str, *, content_type: str) -> str:
+        return ""
+
+    async def stage_block(self, key: str, handle: str, number: int, data: bytes,
+                          md5: bytes) -> str:
+        block_id = _staged_block_id(number)
+        await _stage((await self.container()).get_blob_client(key), block_id, data, md5)
+        return block_id
+
+    async def commit_blocks(self, key: str, handle: str, refs: list[str], *,
+                            content_type: str, content_md5: bytes | None = None,
+                            metadata: dict[str, str] | None = None) -> ObjectInfo:
+        blob = (await self.container()).get_blob_client(key)
+        md5 = bytearray(content_md5) if content_md5 is not None else None
+        # BlobBlock's default "latest" list finds a block committed before, so committing
+        # the same list again (a retried completion) gives the same object.
+        result = await blob.commit_block_list(
+            [BlobBlock(ref) for ref in refs], metadata=metadata,
+            content_settings=ContentSettings(content_type=content_type, content_md5=md5))
+        return ObjectInfo(size=-1, etag=str(result["etag"]),
+                          last_modified=cast(datetime, result["last_modified"]))
+
+    async def abort_blocks(self, key: str, handle: str) -> None:
+        # Azure offers no call that drops uncommitted blocks of a blob that was never
+        # committed; it discards them itself a week after the last block was staged.
+        return None
 
     async def read(self, key: str, offset: int = 0, length: int | None = None
                    ) -> AsyncIterator[bytes]:

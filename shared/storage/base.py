@@ -54,10 +54,43 @@ class ObjectWriter(Protocol):
 
 
 class ObjectStore(Protocol):
-    """``name`` is the provider recorded on a file's row (``storage_provider``)."""
+    """``name`` is the provider recorded on a file's row (``storage_provider``).
+
+    Besides streaming writers, a store stages numbered blocks of an object across requests
+    and processes (resumable uploads): ``begin_blocks`` once, ``stage_block`` for each block
+    (any order, any instance, verified by its MD5), then ``commit_blocks`` with the
+    references of the blocks to keep, in order; nothing is visible before that.
+    """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def min_block_size(self) -> int:
+        """The smallest block the store accepts, except the object's last one."""
+        ...
+
+    async def begin_blocks(self, key: str, *, content_type: str) -> str:
+        """Start staging ``key``; returns the handle the other calls need ('' if none)."""
+        ...
+
+    async def stage_block(self, key: str, handle: str, number: int, data: bytes,
+                          md5: bytes) -> str:
+        """Stage block ``number`` (1-based) of ``key``, refused by the store unless ``md5``
+        matches. Returns its reference for ``commit_blocks``; staging the same number
+        again never changes what an earlier reference names (or makes it fail to commit)."""
+        ...
+
+    async def commit_blocks(self, key: str, handle: str, refs: list[str], *,
+                            content_type: str, content_md5: bytes | None = None,
+                            metadata: dict[str, str] | None = None) -> ObjectInfo:
+        """Make the object of these blocks, in this order, visible (again: committing the
+        same list twice is harmless)."""
+        ...
+
+    async def abort_blocks(self, key: str, handle: str) -> None:
+        """Drop what was staged and not committed (as far as the store allows)."""
+        ...
 
     async def ensure(self) -> None:
         """Create the container or bucket if it is missing (provisioning; idempotent)."""

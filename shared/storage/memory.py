@@ -14,6 +14,7 @@ until ``finish_rehydration`` is called.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,10 @@ class MemoryStore:
         self.ensured = False
         self.slow_rehydration = False
         self._rehydrating: dict[str, Tier] = {}  # key -> the tier it is on its way to
+        self.staged: dict[str, dict[str, bytes]] = {}  # key -> block reference -> bytes
+        self._refs = itertools.count(1)
+        self._committed_blocks: dict[str, dict[str, bytes]] = {}
+        self.min_block_size = 1
 
     @property
     def name(self) -> str:
@@ -89,6 +94,38 @@ class MemoryStore:
 
     async def writer(self, key: str) -> MemoryWriter:
         return MemoryWriter(self, key)
+
+    async def begin_blocks(self, key: str, *, content_type: str) -> str:
+        self.staged.setdefault(key, {})
+        return ""
+
+    async def stage_block(self, key: str, handle: str, number: int, data: bytes,
+                          md5: bytes) -> str:
+        if hashlib.md5(data, usedforsecurity=False).digest() != md5:
+            raise ValueError("the block's MD5 does not match its bytes")
+        ref = f"{number:010d}-{next(self._refs):010d}"
+        self.staged.setdefault(key, {})[ref] = bytes(data)
+        return ref
+
+    async def commit_blocks(self, key: str, handle: str, refs: list[str], *,
+                            content_type: str, content_md5: bytes | None = None,
+                            metadata: dict[str, str] | None = None) -> ObjectInfo:
+        # As Azure: a reference names a staged block, or one of the committed object's.
+        blocks = {**self._committed_blocks.get(key, {}), **self.staged.get(key, {})}
+        missing = [ref for ref in refs if ref not in blocks]
+        if missing:
+            raise ValueError(f"blocks never staged: {missing}")
+        writer = MemoryWriter(self, key)
+        for ref in refs:
+            await writer.write(blocks[ref])
+        info = await writer.commit(content_type=content_type, content_md5=content_md5,
+                                   metadata=metadata)
+        self._committed_blocks[key] = {ref: blocks[ref] for ref in refs}
+        self.staged.pop(key, None)  # uncommitted blocks go with the commit
+        return info
+
+    async def abort_blocks(self, key: str, handle: str) -> None:
+        self.staged.pop(key, None)
 
     async def read(self, key: str, offset: int = 0, length: int | None = None
                    ) -> AsyncIterator[bytes]:
@@ -108,6 +145,7 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
         self._rehydrating.pop(key, None)
+        self._committed_blocks.pop(key, None)
 
     async def set_tier(self, key: str, tier: Tier) -> None:
         found = self.objects.get(key)

@@ -124,6 +124,7 @@ class S3Writer:
 
 class S3Store:
     name = "aws_s3"
+    min_block_size = 5 * 1024 * 1024  # S3's smallest part but the last
 
     def __init__(self, settings: Settings, bucket: str) -> None:
         self.bucket = bucket
@@ -150,6 +151,46 @@ class S3Store:
 
     async def writer(self, key: str) -> S3Writer:
         return S3Writer(self, key)
+
+    async def begin_blocks(self, key: str, *, content_type: str) -> str:
+        created = await asyncio.to_thread(self.client.create_multipart_upload,
+                                          Bucket=self.bucket, Key=key, ContentType=content_type)
+        return str(created["UploadId"])
+
+    async def stage_block(self, key: str, handle: str, number: int, data: bytes,
+                          md5: bytes) -> str:
+        # A part staged again under the same number replaces it: the reference keeps the
+        # ETag, so completing with a replaced part fails instead of mixing bytes.
+        result = await asyncio.to_thread(
+            self.client.upload_part, Bucket=self.bucket, Key=key, UploadId=handle,
+            PartNumber=number, Body=data, ContentMD5=base64.b64encode(md5).decode())
+        return f"{number}:{result['ETag']}"
+
+    async def commit_blocks(self, key: str, handle: str, refs: list[str], *,
+                            content_type: str, content_md5: bytes | None = None,
+                            metadata: dict[str, str] | None = None) -> ObjectInfo:
+        parts = [{"PartNumber": int(number), "ETag": etag}
+                 for number, etag in (ref.split(":", 1) for ref in refs)]
+        try:
+            result = await asyncio.to_thread(
+                self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
+                UploadId=handle, MultipartUpload={"Parts": parts})
+        except ClientError as exc:  # completed before (a retried completion)?
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+            info = await self.info(key)
+            if info is None:
+                raise
+            return info
+        return ObjectInfo(size=-1, etag=result["ETag"].strip('"'))
+
+    async def abort_blocks(self, key: str, handle: str) -> None:
+        try:
+            await asyncio.to_thread(self.client.abort_multipart_upload, Bucket=self.bucket,
+                                    Key=key, UploadId=handle)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
 
     async def read(self, key: str, offset: int = 0, length: int | None = None
                    ) -> AsyncIterator[bytes]:

@@ -19,7 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.context import Clock, utc_now
-from shared.db import FILE_COLUMNS, BackupSource, BackupState, DuplicateKey, FileListing, Row
+from shared.db import (
+    FILE_COLUMNS,
+    SESSION_COLUMNS,
+    BackupSource,
+    BackupState,
+    DuplicateKey,
+    FileListing,
+    Row,
+)
 from tests.fakes.lifecycle_tables import FakeEdge, FakeMaintenance
 
 _DEFAULTS: Row = {
@@ -43,6 +51,8 @@ class Tables:
     purges: dict[str, Row] = field(default_factory=dict)
     cdn_cache: dict[tuple[str, str, str], Row] = field(default_factory=dict)
     reports: list[Row] = field(default_factory=list)
+    sessions: dict[str, Row] = field(default_factory=dict)
+    parts: dict[tuple[str, int], Row] = field(default_factory=dict)
 
 
 class FakeFiles:
@@ -227,6 +237,79 @@ class FakeBackups:
             del self._t.backups[path]
 
 
+_SESSION_DEFAULTS: Row = {
+    "state": "open", "ended_reason": None, "mime_type": None, "staging_handle": "",
+    "reserved_bytes": 0, "metadata": {}, "checksum_sha256": None, "encryption": None,
+    "hashed_bytes": 0, "received_bytes": 0, "parts_received": 0, "next_block": 1,
+    "carry": None, "carry_length": 0, "completed_at": None,
+}
+
+
+class FakeSessions:
+    def __init__(self, tables: Tables, clock: Clock) -> None:
+        self._t = tables
+        self._clock = clock
+
+    async def create(self, values: Row) -> Row:
+        unknown = set(values) - set(SESSION_COLUMNS)
+        if unknown:
+            raise KeyError(f"no such columns: {sorted(unknown)}")
+        now = self._clock()
+        row = {**copy.deepcopy(_SESSION_DEFAULTS), "created_at": now, "updated_at": now,
+               **copy.deepcopy(values)}
+        row["id"], row["file_id"] = str(row["id"]), str(row["file_id"])
+        if any(other["id"] == row["id"] or other["file_id"] == row["file_id"]
+               or other["file_path"] == row["file_path"] for other in self._t.sessions.values()):
+            raise DuplicateKey("upload_sessions")
+        self._t.sessions[row["id"]] = row
+        return copy.deepcopy(row)
+
+    async def get(self, session_id: str, *, for_update: bool = False) -> Row | None:
+        row = self._t.sessions.get(session_id)
+        return copy.deepcopy(row) if row else None
+
+    async def update(self, session_id: str, changes: Row, *, expect: Row | None = None
+                     ) -> Row | None:
+        row = self._t.sessions.get(session_id)
+        if row is None or any(row[k] != v for k, v in (expect or {}).items()):
+            return None
+        row.update(copy.deepcopy(changes), updated_at=self._clock())
+        return copy.deepcopy(row)
+
+    async def add_part(self, session_id: str, part: Row) -> bool:
+        key = (session_id, part["part_no"])
+        if key in self._t.parts or session_id not in self._t.sessions:
+            return False
+        self._t.parts[key] = copy.deepcopy(part)
+        session = self._t.sessions[session_id]
+        session["received_bytes"] += part["plain_length"]
+        session["parts_received"] += 1
+        session["updated_at"] = self._clock()
+        return True
+
+    async def part(self, session_id: str, part_no: int) -> Row | None:
+        return copy.deepcopy(self._t.parts.get((session_id, part_no)))
+
+    async def parts(self, session_id: str) -> list[Row]:
+        return [copy.deepcopy(part) for (sid, _), part in sorted(self._t.parts.items())
+                if sid == session_id]
+
+    async def expired(self, now: datetime, limit: int) -> list[str]:
+        due = sorted((r for r in self._t.sessions.values()
+                      if r["state"] == "open" and r["expires_at"] < now),
+                     key=lambda r: r["expires_at"])
+        return [r["id"] for r in due[:limit]]
+
+    async def purge_ended(self, before: datetime, limit: int) -> int:
+        ended = [sid for sid, r in self._t.sessions.items()
+                 if r["state"] != "open" and r["updated_at"] < before][:limit]
+        for sid in ended:
+            del self._t.sessions[sid]
+            for key in [k for k in self._t.parts if k[0] == sid]:
+                del self._t.parts[key]
+        return len(ended)
+
+
 class FakeRepository:
     def __init__(self, tables: Tables, clock: Clock) -> None:
         self.files = FakeFiles(tables, clock)
@@ -234,6 +317,7 @@ class FakeRepository:
         self.backups = FakeBackups(tables, clock)
         self.maintenance = FakeMaintenance(tables, clock)
         self.edge = FakeEdge(tables, clock)
+        self.sessions = FakeSessions(tables, clock)
 
     async def ping(self) -> None:
         return None
@@ -247,6 +331,7 @@ class FakeDatabase:
         self.transactions = 0  # committed ones
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self.held: set[str] = set()  # names held through exclusive()
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[None]:
@@ -275,3 +360,14 @@ class FakeDatabase:
                 raise error
             self.tables = working
             self.transactions += 1
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        if name in self.held:
+            yield False
+            return
+        self.held.add(name)
+        try:
+            yield True
+        finally:
+            self.held.discard(name)

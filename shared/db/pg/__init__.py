@@ -21,6 +21,7 @@ from shared.db.pg.accounting import PgBackups, PgUsage
 from shared.db.pg.edge import PgEdge
 from shared.db.pg.files import PgFiles
 from shared.db.pg.maintenance import PgMaintenance
+from shared.db.pg.sessions import PgSessions
 from shared.db.repository import Repository
 from shared.errors import ServiceUnavailable
 
@@ -35,6 +36,7 @@ class PgRepository:
         self._backups = PgBackups(conn)
         self._maintenance = PgMaintenance(conn)
         self._edge = PgEdge(conn)
+        self._sessions = PgSessions(conn)
 
     @property
     def files(self) -> PgFiles:
@@ -55,6 +57,10 @@ class PgRepository:
     @property
     def edge(self) -> PgEdge:
         return self._edge
+
+    @property
+    def sessions(self) -> PgSessions:
+        return self._sessions
 
     async def ping(self) -> None:
         await self._conn.execute("SELECT 1")
@@ -88,3 +94,19 @@ class PostgresDatabase:
         pool = await self._pools.get()
         async with pool.connection() as conn, conn.transaction():
             yield PgRepository(conn)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A session-level advisory lock on a connection of its own (outside the pool, so
+        that long holders, such as a tus PATCH streaming for minutes, never starve it). The
+        server drops the lock with the connection when the holder dies."""
+        if not self._url:
+            raise ServiceUnavailable("DATABASE_URL is not configured")
+        conn = await AsyncConnection.connect(self._url, autocommit=True, row_factory=dict_row)
+        try:
+            cur = await conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS taken", (name,))
+            row = await cur.fetchone()
+            yield bool(row and row["taken"])
+        finally:
+            await conn.close()  # closing the session releases its advisory locks

@@ -42,7 +42,7 @@ def advance(ctx: AppContext, **delta: float) -> None:
 
 
 def test_policy_by_idle_days() -> None:
-    settings = Settings.model_validate({"JWT_SECRET": "x"})
+    settings = fake_context().settings  # the default tier days
     now = fake_context().clock()
     assert [tiers.tier_for(now - timedelta(days=d), now, settings)
             for d in (0, 29, 31, 89, 91, 179, 181)] == \
