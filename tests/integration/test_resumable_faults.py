@@ -17,7 +17,8 @@ import httpx
 import pytest
 from tusclient import client as tus_client
 
-from devhost.stack import DevhostProcess, free_ports
+from devhost.hostprocess import DevhostProcess
+from devhost.ports import free_ports
 from tests.integration.helpers import EXE, assert_error, png
 from tests.integration.resumable import (
     RESUMABLE,
