@@ -109,6 +109,8 @@ class Supervision(Executor):
     def start(self, timeout: float | None = None) -> Self:
         if self.running():
             return self
+        if self.process is not None:  # died (killed, crashed): forget it, start anew
+            self.kill(wait=False)
         if timeout is not None:
             self._timeout = timeout
         output = self._open_log()

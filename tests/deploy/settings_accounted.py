@@ -55,6 +55,12 @@ OPTIONAL = {
     "VARNISH_URL": "the local edge (devhost's Varnish); Azure's CDN is Front Door",
     "VARNISH_LOG_PATH": "the local edge's request log (devhost's varnishncsa)",
     "VARNISH_WORKDIR": "the local edge's working directory, for varnishstat",
+    "MAX_RESUMABLE_FILE_SIZE": "resumable uploads: default from shared/settings.py; extraAppSettings can change it",
+    "RESUMABLE_CHUNK_SIZE": "resumable uploads: tuning; the default is a multiple of the encryption frame",
+    "RESUMABLE_MIN_CHUNK_SIZE": "resumable uploads: tuning; the smallest chunk a client may ask for",
+    "RESUMABLE_MAX_CHUNK_SIZE": "resumable uploads: tuning; under the host's 100 MB request limit",
+    "RESUMABLE_SESSION_TTL": "resumable uploads: default session lifetime (the spec's 24 h)",
+    "CORS_ALLOWED_ORIGINS": "browser tus/chunk clients calling the app directly (local); in Azure API Management answers CORS",
 }
 
 # Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
