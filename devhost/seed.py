@@ -55,10 +55,11 @@ def seed_files(database_url: str, user: str, count: int, *, seed: int = 11,
                first_serial: int = 0) -> None:
     """COPY ``count`` rows owned by ``user`` into ``files``."""
     rng = random.Random(f"{seed}/{user}")
-    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
-        with cur.copy(f"COPY files ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for serial in range(first_serial, first_serial + count):
-                copy.write_row(_row(rng, user, serial))
+    statement = f"COPY files ({', '.join(COLUMNS)}) FROM STDIN"
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur, \
+            cur.copy(statement) as copy:
+        for serial in range(first_serial, first_serial + count):
+            copy.write_row(_row(rng, user, serial))
 
 
 def sync_usage(database_url: str) -> None:
