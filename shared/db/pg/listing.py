@@ -22,9 +22,12 @@ from psycopg import AsyncConnection, sql
 from shared.db.repository import FileListing, FilePage, Row
 
 Connection = AsyncConnection[dict[str, Any]]
-# A search walks this many rows of the sort's index before it turns to the search index: a
-# needle in more than about 1 row in 200 fills its page within the walk (and the search
-# index would hand over too many candidates); a rarer one is found by the index.
+# A search first asks the gram index how many rows (of every owner, from the index alone)
+# hold all the needle's grams. Up to SPARSE_CANDIDATES, those are read and sorted. More:
+# the needle is common, and walking the sort's index testing each row fills the page
+# sooner (a needle in more than 1 row in 200 within DENSE_WALK rows); if the walk falls
+# short, the candidates are read after all.
+SPARSE_CANDIDATES = 3000
 DENSE_WALK = 4000
 # The searched fields, as ILIKE sees them (and as files_search_grams indexes them). Text
 # extracted by processing joins here and in a new version of the function and its index.
@@ -82,21 +85,26 @@ def _after(listing: FileListing, conditions: sql.Composable, params: dict[str, A
 
 def page_query(listing: FileListing, columns: sql.Composable
                ) -> tuple[sql.Composed, dict[str, Any]]:
-    """The page's rows (one more than ``limit``: whether more follow)."""
+    """The page's rows (one more than ``limit``: whether more follow). A search reads every
+    match to sort them anyway, so its rows also carry the matches' count (``total_count``)."""
     conditions, params = where(listing)
     conditions = _after(listing, conditions, params)
+    counted = sql.SQL(", count(*) OVER () AS total_count" if listing.search else "")
     query = sql.SQL(
-        "SELECT {cols} FROM files WHERE id IN ("
-        " SELECT id FROM files AS page WHERE {where} ORDER BY {inner}"
-        " LIMIT %(limit)s OFFSET %(offset)s) ORDER BY {outer}"
+        "SELECT {cols}{total} FROM (SELECT id AS page_id{counted} FROM files AS page"
+        " WHERE {where} ORDER BY {inner} LIMIT %(limit)s OFFSET %(offset)s) AS p"
+        " JOIN files ON files.id = p.page_id ORDER BY {outer}"
     ).format(cols=columns, where=conditions, inner=_order(listing, "page"),
-             outer=_order(listing))
+             outer=_order(listing), counted=counted,
+             total=sql.SQL(", p.total_count" if listing.search else ""))
     return query, {**params, "limit": listing.limit + 1, "offset": listing.offset}
 
 
 def dense_search_query(listing: FileListing) -> tuple[sql.Composed, dict[str, Any]]:
     """Search by walking the sort's index and testing each row (ILIKE), at most
-    ``DENSE_WALK`` rows: the first matches in order, each with its rank in the walk."""
+    ``DENSE_WALK`` rows: the first matches, each with its rank in the walk. (No ORDER BY
+    outside the walk, which would read it all: the rows come in the walk's order, and the
+    caller sorts them by rank.)"""
     base, params = where(FileListing(**{**vars(listing), "search": None}))
     base = _after(listing, base, params)
     _, search = where(listing, grams=False)
@@ -104,7 +112,7 @@ def dense_search_query(listing: FileListing) -> tuple[sql.Composed, dict[str, An
     query = sql.SQL(
         "SELECT id::text AS id, n FROM (SELECT id, original_name, description, tags,"
         " row_number() OVER (ORDER BY {order}) AS n FROM files WHERE {where}"
-        " ORDER BY {order} LIMIT %(walk)s) AS walk WHERE {matches} ORDER BY n LIMIT %(want)s"
+        " ORDER BY {order} LIMIT %(walk)s) AS walk WHERE {matches} LIMIT %(want)s"
     ).format(order=_order(listing), where=base, matches=matches)
     return query, {**params, "search": search["search"], "walk": DENSE_WALK,
                    "want": listing.offset + listing.limit + 1}
@@ -155,7 +163,7 @@ async def _dense_search(conn: Connection, listing: FileListing, columns: sql.Com
     size) unless the listing is small enough to count."""
     query, params = dense_search_query(listing)
     cur = await conn.execute(query, params)
-    found = await cur.fetchall()
+    found = sorted(await cur.fetchall(), key=lambda r: int(r["n"]))
     if len(found) < params["want"]:
         return None
     ids = [r["id"] for r in found[listing.offset:]]
@@ -172,14 +180,30 @@ async def _dense_search(conn: Connection, listing: FileListing, columns: sql.Com
     return FilePage(rows=rows, more=True, total=count, total_is_estimate=estimate)
 
 
+async def _candidates(conn: Connection, needle: str) -> int:
+    cur = await conn.execute(
+        "SELECT count(*) AS n FROM files WHERE files_search_grams(original_name, description,"
+        " tags) @> files_needle_grams(%(needle)s)", {"needle": needle})
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
 async def page(conn: Connection, listing: FileListing, columns: sql.Composable) -> FilePage:
-    if listing.search and (dense := await _dense_search(conn, listing, columns)):
+    if listing.search and await _candidates(conn, listing.search) > SPARSE_CANDIDATES \
+            and (dense := await _dense_search(conn, listing, columns)):
         return dense
     query, params = page_query(listing, columns)
     cur = await conn.execute(query, params)
     rows: list[Row] = await cur.fetchall()
     more = len(rows) > listing.limit
     rows = rows[:listing.limit]
+    if listing.search and rows and listing.after is None:
+        matches = int(rows[0]["total_count"])
+        for row in rows:
+            del row["total_count"]
+        return FilePage(rows=rows, more=more, total=matches)
+    for row in rows:
+        row.pop("total_count", None)
     # The whole listing is in sight when it starts at its beginning and ends on this page.
     seen = (listing.offset + len(rows)
             if listing.after is None and not more and (rows or listing.offset == 0) else None)
