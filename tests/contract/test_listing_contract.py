@@ -90,7 +90,8 @@ async def test_totals_exact_then_estimated(db: Database, user: str) -> None:  # 
         searched = await repo.files.page(FileListing(owner=user, search="DOC", limit=2,
                                                      count_up_to=2))
         assert searched.more and len(searched.rows) == 2
-        assert searched.total >= 3 and searched.total_is_estimate
+        # exact while cheap (PostgreSQL counts a few search candidates as it sorts them)
+        assert searched.total == 5 or (searched.total_is_estimate and searched.total >= 3)
 
 
 async def test_totals_and_tiers_follow_every_change(db: Database, user: str  # noqa: F811
