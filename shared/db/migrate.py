@@ -93,7 +93,8 @@ def _run_without_transaction(conn: psycopg.Connection[tuple[object, ...]], text:
         conn.execute(statement)
 
 
-def migrate(database_url: str) -> list[str]:
+def migrate(database_url: str, until: str | None = None) -> list[str]:
+    """Apply the pending migrations (only those up to ``until``, a version, if given)."""
     done: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
@@ -104,6 +105,8 @@ def migrate(database_url: str) -> list[str]:
             )
             applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             for path in pending(applied):
+                if until is not None and path.stem > until:
+                    break
                 text = path.read_text()
                 if text.startswith(NO_TRANSACTION):
                     _run_without_transaction(conn, text)

@@ -94,7 +94,7 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
                         bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
-def _listing(owner: str, query: ListQuery) -> FileListing:
+def listing_for(owner: str, query: ListQuery) -> FileListing:
     if query.cursor is not None and query.page > 1:
         raise ValidationFailed("Invalid query parameters", details={"errors": [
             {"field": "cursor", "message": "cursor and page > 1 cannot be used together"}]})
@@ -112,7 +112,7 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
-        found = await repo.files.page(_listing(owner, query))
+        found = await repo.files.page(listing_for(owner, query))
         rows, total = found.rows, found.total
         ids = [r["id"] for r in rows]
         metadata = await repo.files.metadata_for(ids)
