@@ -35,7 +35,7 @@ help:
 	@echo "make test   run the whole test suite (it starts its own stack on free ports) and list"
 	@echo "            its slowest tests"
 	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
-	@echo "make bench  run the benchmarks (BENCH=media: only the media engines)"
+	@echo "make bench  run the benchmarks (BENCH=media: only the media engines; BENCH=scale: listings of 1M files)"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
 	@echo "make package  build dist/function-app.zip for Azure (Linux x64 wheels) and smoke-test it"
@@ -108,7 +108,7 @@ lint: install typecheck
 typecheck: install
 	$(PY) -m mypy
 
-# BENCH=media (or upload, stream) runs only those parts.
+# BENCH=media (or upload, resumable, stream, scale) runs only those parts.
 bench: install
 	bash scripts/install-bench-tools.sh
 	$(PY) -m bench $(BENCH)

@@ -1,5 +1,6 @@
-"""``python -m bench [upload] [stream] [media]``: the benchmarks named (all by default) in
-one run; upload and stream on one private stack, media on local files only."""
+"""``python -m bench [upload] [resumable] [stream] [scale] [media]``: the benchmarks named
+(all by default) in one run; those on a stack share one private stack, media uses local
+files only. scale (a million rows) takes several minutes."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import media, resumable, stream, upload
+from bench import media, resumable, scale, stream, upload
 from bench.harness import bench_stack
 
-STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream}
+STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream, "scale": scale}
 
 
 def main(argv: list[str]) -> int:

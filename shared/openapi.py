@@ -160,6 +160,17 @@ RESUMABLE_OPERATIONS = [
               "is released", {204: ("Terminated", None), **_TUS_ERRORS},
               headers=(_TUS_VERSION,), path_params=("upload_id",)),
 ]
+_LISTING = (
+    "Ordered by `sort` then id. Pages: `page` (offset; slower the deeper it goes) or"
+    " `cursor` (keyset: pass `pagination.next_cursor`; as fast on any page, and stable while"
+    " files are added or removed; the same sort, order, trashed and filters are required,"
+    " and page must stay 1; an opaque string of at most 2048 characters, refused with 400"
+    " VALIDATION_ERROR on field `cursor` when it does not decode or belongs to another"
+    " listing). `pagination.total` is exact for listings without project_id, file_type or"
+    " search, and for filtered ones up to 1,000 files (or when the page shows the end);"
+    " beyond, it is the database's estimate and `pagination.total_is_estimate` is true."
+    " `search`: a case-insensitive substring of the name, the description or the tags"
+    " (joined by spaces), `%` and `_` taken literally.")
 OPERATIONS = [
     Operation("get", "/health", "Health of the service and its dependencies",
               {200: ("UP or DEGRADED", None), 503: ("A required dependency is down", None)},
@@ -170,7 +181,9 @@ OPERATIONS = [
                422: ("Checksum mismatch or invalid metadata", None)},
               body=UploadMetadata, multipart=True),
     Operation("get", "/api/v1/storage/files", "List the caller's files",
-              {200: ("A page of files", FileListResponse)}, query=ListQuery),
+              {200: ("A page of files", FileListResponse),
+               400: ("Invalid parameters, or a cursor that is not one of this listing", None)},
+              query=ListQuery, description=_LISTING),
     Operation("get", "/api/v1/storage/files/{file_id}", "A file's details",
               {200: ("The file", FileDetailResponse)}, path_params=_FILE_ID),
     Operation("put", "/api/v1/storage/files/{file_id}", "Update a file's metadata",

@@ -2,6 +2,7 @@
 numbered SQL migrations in ``migrations`` (``python -m shared.db.migrate``)."""
 
 from shared.db.repository import (
+    EXACT_TOTAL_UP_TO,
     FILE_COLUMNS,
     PART_COLUMNS,
     SESSION_COLUMNS,
@@ -11,6 +12,7 @@ from shared.db.repository import (
     Database,
     DuplicateKey,
     FileListing,
+    FilePage,
     FileRepository,
     Repository,
     Row,
@@ -20,8 +22,8 @@ from shared.db.repository import (
 )
 
 __all__ = [
-    "FILE_COLUMNS", "PART_COLUMNS", "SESSION_COLUMNS", "BackupRepository", "BackupSource",
-    "BackupState", "Database",
-    "DuplicateKey", "FileListing", "FileRepository", "Repository", "Row", "SortField",
+    "EXACT_TOTAL_UP_TO", "FILE_COLUMNS", "PART_COLUMNS", "SESSION_COLUMNS", "BackupRepository",
+    "BackupSource", "BackupState", "Database",
+    "DuplicateKey", "FileListing", "FilePage", "FileRepository", "Repository", "Row", "SortField",
     "UploadSessionRepository", "UsageRepository",
 ]

@@ -50,9 +50,16 @@ class DuplicateKey(Exception):
     """A write would break a uniqueness rule (one live file per owner and content)."""
 
 
+EXACT_TOTAL_UP_TO = 1000  # filtered listings are counted exactly up to this many rows
+
+
 @dataclass(frozen=True)
 class FileListing:
-    """Which files to list: ``owner`` None means every owner (admins)."""
+    """Which files to list: ``owner`` None means every owner (admins).
+
+    ``after`` (keyset pagination) is the sort value and id of the last row already seen:
+    the page starts right after it in this order (``offset`` still applies, from there).
+    """
 
     owner: str | None
     trashed: bool = False
@@ -63,6 +70,25 @@ class FileListing:
     descending: bool = True
     limit: int = 20
     offset: int = 0
+    after: tuple[Any, str] | None = None
+    count_up_to: int = EXACT_TOTAL_UP_TO
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.project_id or self.file_type or self.search)
+
+
+@dataclass(frozen=True)
+class FilePage:
+    """A page of a listing. ``more``: rows follow this page. ``total``: rows of the whole
+    listing (not only after ``after``): exact for unfiltered listings and for filtered ones
+    up to ``count_up_to`` rows; beyond, an estimate (``total_is_estimate``) of at least
+    ``count_up_to + 1``."""
+
+    rows: list[Row]
+    more: bool
+    total: int
+    total_is_estimate: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +117,7 @@ class FileRepository(Protocol):
 
     async def live_duplicate(self, user_id: str, sha256: str) -> str | None: ...
 
-    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
+    async def page(self, listing: FileListing) -> FilePage:
         """One page, ordered by the sort field then id (same direction), and the total."""
         ...
 

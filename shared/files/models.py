@@ -88,6 +88,11 @@ class ListQuery(StrictModel):
     project_id: str | None = Field(None, max_length=255)
     file_type: str | None = Field(None, max_length=100)
     page: int = Field(1, ge=1, le=100_000)
+    cursor: str | None = Field(
+        None, max_length=2048,
+        description="pagination.next_cursor of the previous page (keyset pagination: stable"
+                    " and as fast on any page; same sort, order, trashed and filters; not"
+                    " with page > 1)")
     limit: int = Field(20, ge=1, le=100)
     sort: SortField = "created_at"
     order: Literal["asc", "desc"] = "desc"
@@ -161,8 +166,14 @@ class UploadResponse(BaseModel):
 class Pagination(BaseModel):
     page: int
     limit: int
-    total: int
+    total: int = Field(description="rows of the whole listing; see total_is_estimate")
     pages: int
+    total_is_estimate: bool = Field(
+        False, description="true: total (and pages) is the database's estimate, not a count."
+        " Listings without project_id, file_type or search are always exact; filtered ones"
+        " are counted exactly up to 1,000 rows")
+    next_cursor: str | None = Field(
+        None, description="pass as cursor for the next page; null on the last page")
 
 
 class StorageUsage(BaseModel):

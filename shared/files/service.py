@@ -18,8 +18,9 @@ from shared.errors import (
     NotInTrash,
     QuotaExceeded,
     RecoveryExpired,
+    ValidationFailed,
 )
-from shared.files import quotas
+from shared.files import cursor, quotas
 from shared.files.models import (
     DeleteResponse,
     FileDetailResponse,
@@ -93,11 +94,15 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
                         bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
-def _listing(owner: str, query: ListQuery) -> FileListing:
+def listing_for(owner: str, query: ListQuery) -> FileListing:
+    if query.cursor is not None and query.page > 1:
+        raise ValidationFailed("Invalid query parameters", details={"errors": [
+            {"field": "cursor", "message": "cursor and page > 1 cannot be used together"}]})
     return FileListing(owner=owner, trashed=query.trashed, project_id=query.project_id,
                        file_type=query.file_type, search=query.search, sort=query.sort,
                        descending=query.order == "desc", limit=query.limit,
-                       offset=(query.page - 1) * query.limit)
+                       offset=(query.page - 1) * query.limit,
+                       after=cursor.decode(query, query.cursor) if query.cursor else None)
 
 
 async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
@@ -107,7 +112,8 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
-        rows, total = await repo.files.page(_listing(owner, query))
+        found = await repo.files.page(listing_for(owner, query))
+        rows, total = found.rows, found.total
         ids = [r["id"] for r in rows]
         metadata = await repo.files.metadata_for(ids)
         variants = await repo.edge.variants([r["id"] for r in rows if publicly_readable(r)])
@@ -115,8 +121,11 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
     return FileListResponse(
         files=[_summary(r, metadata.get(r["id"], {}), settings, variants.get(r["id"], {}))
                for r in rows],
-        pagination=Pagination(page=query.page, limit=query.limit, total=total,
-                              pages=math.ceil(total / query.limit) if total else 0),
+        pagination=Pagination(
+            page=query.page, limit=query.limit, total=total,
+            pages=math.ceil(total / query.limit) if total else 0,
+            total_is_estimate=found.total_is_estimate,
+            next_cursor=cursor.encode(query, rows[-1]) if found.more and rows else None),
         storage_usage=usage,
     )
 

@@ -109,8 +109,7 @@ async def test_connection_statements_stand_on_their_own(db: Database, user: str)
 
 
 async def _names(repo: Repository, **listing: Any) -> list[str]:
-    rows, _ = await repo.files.page(FileListing(**listing))
-    return [r["original_name"] for r in rows]
+    return [r["original_name"] for r in (await repo.files.page(FileListing(**listing))).rows]
 
 
 async def test_listing(db: Database, user: str) -> None:
@@ -134,23 +133,24 @@ async def test_listing(db: Database, user: str) -> None:
         assert await _names(repo, owner=user, search="%") == ["alpha"]  # literal
         assert await _names(repo, owner=user, search="_") == ["alpha"]
         assert await _names(repo, owner=user, trashed=True) == ["echo"]
-        rows, total = await repo.files.page(FileListing(
+        found = await repo.files.page(FileListing(
             owner=user, sort="original_name", descending=False, limit=2, offset=2))
-        assert [r["original_name"] for r in rows] == ["charlie"] and total == 3
-        assert set(rows[0]) == set(FILE_COLUMNS)
-        rows, total = await repo.files.page(FileListing(owner=user, offset=10))
-        assert rows == [] and total == 3
-        everyone, _ = await repo.files.page(FileListing(owner=None, search=user, limit=100))
-        assert everyone == []  # ids are not searched, names are
+        assert [r["original_name"] for r in found.rows] == ["charlie"] and found.total == 3
+        assert set(found.rows[0]) == set(FILE_COLUMNS)
+        assert not found.more and not found.total_is_estimate
+        found = await repo.files.page(FileListing(owner=user, offset=10))
+        assert found.rows == [] and found.total == 3 and not found.more
+        everyone = await repo.files.page(FileListing(owner=None, search=user, limit=100))
+        assert everyone.rows == []  # ids are not searched, names are
 
 
 async def test_ties_are_ordered_by_id(db: Database, user: str) -> None:
     ids = [(await insert(db, user, "same", size_bytes=5))["id"] for _ in range(3)]
     async with db.connection() as repo:
-        rows, _ = await repo.files.page(FileListing(owner=user, sort="size_bytes",
-                                                    descending=False))
+        rows = (await repo.files.page(FileListing(owner=user, sort="size_bytes",
+                                                  descending=False))).rows
         assert [r["id"] for r in rows] == sorted(ids)
-        rows, _ = await repo.files.page(FileListing(owner=user, sort="size_bytes"))
+        rows = (await repo.files.page(FileListing(owner=user, sort="size_bytes"))).rows
         assert [r["id"] for r in rows] == sorted(ids, reverse=True)
 
 
@@ -184,9 +184,9 @@ async def test_due_for_removal(db: Database, user: str) -> None:
     expired = await insert(db, user, expires_at=past)
     await insert(db, user, expires_at=future)
     async with db.connection() as repo:
-        mine = {r["id"] for r in (await repo.files.page(FileListing(owner=user)))[0]}
+        mine = {r["id"] for r in (await repo.files.page(FileListing(owner=user))).rows}
         mine |= {r["id"] for r in (await repo.files.page(FileListing(owner=user,
-                                                                     trashed=True)))[0]}
+                                                                     trashed=True))).rows}
         assert set(await repo.files.trashed_before(now, FAR)) & mine == {old_trash["id"]}
         assert set(await repo.files.expired_before(now, FAR)) & mine == {expired["id"]}
 

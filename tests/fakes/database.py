@@ -26,6 +26,7 @@ from shared.db import (
     BackupState,
     DuplicateKey,
     FileListing,
+    FilePage,
     Row,
 )
 from tests.fakes.lifecycle_tables import FakeEdge, FakeMaintenance
@@ -112,11 +113,23 @@ class FakeFiles:
             return any(needle in text.lower() for text in haystacks)
         return True
 
-    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
+    async def page(self, listing: FileListing) -> FilePage:
         found = [r for r in self._t.files.values() if self._matches(r, listing)]
         found.sort(key=lambda r: (r[listing.sort], r["id"]), reverse=listing.descending)
-        page = found[listing.offset:listing.offset + listing.limit]
-        return copy.deepcopy(page), len(found)
+        rest = found
+        if listing.after is not None:
+            after = (listing.after[0], str(uuid.UUID(listing.after[1])))
+            rest = [r for r in found if ((r[listing.sort], r["id"]) < after
+                                         if listing.descending
+                                         else (r[listing.sort], r["id"]) > after)]
+        page = rest[listing.offset:listing.offset + listing.limit]
+        more = len(rest) > listing.offset + listing.limit
+        # PostgreSQL counts filtered listings up to count_up_to, then estimates (unless the
+        # page shows the whole listing)
+        seen_all = listing.after is None and not more and bool(page or listing.offset == 0)
+        estimate = listing.filtered and len(found) > listing.count_up_to and not seen_all
+        return FilePage(rows=copy.deepcopy(page), more=more, total=len(found),
+                        total_is_estimate=estimate)
 
     async def update(self, file_id: str, changes: Row) -> Row:
         row = {**self._t.files[file_id], **copy.deepcopy(changes), "updated_at": self._clock()}

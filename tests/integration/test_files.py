@@ -36,7 +36,8 @@ def test_list_filters_sort_search_and_paginate(api, auth_headers, user, three_fi
     h = auth_headers(user)
     everything = api.get(FILES, headers=h)
     body = everything.json()
-    assert body["pagination"] == {"page": 1, "limit": 20, "total": 3, "pages": 1}
+    assert body["pagination"] == {"page": 1, "limit": 20, "total": 3, "pages": 1,
+                                  "total_is_estimate": False, "next_cursor": None}
     assert body["storage_usage"]["used_bytes"] == 6000
     assert body["storage_usage"]["quota_bytes"] == 8 * MiB
     assert 0 < body["storage_usage"]["usage_percent"] < 1
@@ -53,7 +54,8 @@ def test_list_filters_sort_search_and_paginate(api, auth_headers, user, three_fi
     page2 = api.get(FILES, headers=h, params={"limit": 2, "page": 2, "sort": "original_name",
                                               "order": "asc"})
     assert _names(page2) == ["gamma.txt"]
-    assert page2.json()["pagination"] == {"page": 2, "limit": 2, "total": 3, "pages": 2}
+    assert page2.json()["pagination"] == {"page": 2, "limit": 2, "total": 3, "pages": 2,
+                                          "total_is_estimate": False, "next_cursor": None}
 
 
 @pytest.mark.parametrize("params", [

@@ -8,7 +8,8 @@ from typing import Any
 from psycopg import AsyncConnection, errors, sql
 from psycopg.types.json import Jsonb
 
-from shared.db.repository import FILE_COLUMNS, DuplicateKey, FileListing, Row
+from shared.db.pg import listing as listing_sql
+from shared.db.repository import FILE_COLUMNS, DuplicateKey, FileListing, FilePage, Row
 
 SELECT_FILE = sql.SQL(", ").join(
     sql.SQL("id::text AS id") if column == "id" else sql.Identifier(column)
@@ -23,33 +24,6 @@ def _jsonb(values: Row) -> Row:
     if out.get("encryption") is not None:
         out["encryption"] = Jsonb(out["encryption"])
     return out
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _where(listing: FileListing) -> tuple[sql.Composable, dict[str, Any]]:
-    clauses: list[sql.Composable] = [
-        sql.SQL("deleted_at IS NOT NULL" if listing.trashed else "deleted_at IS NULL")
-    ]
-    params: dict[str, Any] = {}
-    for column in ("project_id", "file_type"):
-        value = getattr(listing, column)
-        if value:
-            clauses.append(sql.SQL("{} = {}").format(sql.Identifier(column),
-                                                     sql.Placeholder(column)))
-            params[column] = value
-    if listing.owner is not None:
-        clauses.append(sql.SQL("user_id = %(owner)s"))
-        params["owner"] = listing.owner
-    if listing.search:
-        clauses.append(sql.SQL(
-            "(original_name ILIKE %(search)s OR coalesce(description, '') ILIKE %(search)s"
-            " OR array_to_string(tags, ' ') ILIKE %(search)s)"
-        ))
-        params["search"] = f"%{_escape_like(listing.search)}%"
-    return sql.SQL(" AND ").join(clauses), params
 
 
 class PgFiles:
@@ -87,26 +61,8 @@ class PgFiles:
         row = await cur.fetchone()
         return row["id"] if row else None
 
-    async def page(self, listing: FileListing) -> tuple[list[Row], int]:
-        where, params = _where(listing)
-        direction = sql.SQL("DESC" if listing.descending else "ASC")
-        # sort is one of SortField's names, and an Identifier besides
-        order = sql.SQL("{} {dir}, id {dir}").format(sql.Identifier(listing.sort),
-                                                    dir=direction)
-        cur = await self._conn.execute(
-            sql.SQL("SELECT {cols}, count(*) OVER () AS total_count FROM files WHERE {where}"
-                    " ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
-                    ).format(cols=SELECT_FILE, where=where, order=order),
-            {**params, "limit": listing.limit, "offset": listing.offset},
-        )
-        rows = await cur.fetchall()
-        if rows:
-            total = rows[0]["total_count"]
-            return [{k: v for k, v in row.items() if k != "total_count"} for row in rows], total
-        cur = await self._conn.execute(
-            sql.SQL("SELECT count(*) AS n FROM files WHERE {where}").format(where=where), params)
-        counted = await cur.fetchone()
-        return [], counted["n"] if counted else 0
+    async def page(self, listing: FileListing) -> FilePage:
+        return await listing_sql.page(self._conn, listing, SELECT_FILE)
 
     async def update(self, file_id: str, changes: Row) -> Row:
         changes = _jsonb(changes)

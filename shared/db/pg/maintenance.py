@@ -37,8 +37,9 @@ class PgMaintenance:
 
     async def bytes_by_tier(self, user_id: str) -> dict[str, int]:
         cur = await self._conn.execute(
-            "SELECT storage_tier, sum(size_bytes)::bigint AS bytes FROM files"
-            " WHERE user_id = %s GROUP BY storage_tier", (user_id,))
+            # file_totals: kept by triggers (migration 0006), a few rows per owner
+            "SELECT storage_tier, sum(bytes)::bigint AS bytes FROM file_totals"
+            " WHERE user_id = %s GROUP BY storage_tier HAVING sum(files) > 0", (user_id,))
         return {row["storage_tier"]: int(row["bytes"]) for row in await cur.fetchall()}
 
     async def tier_candidates(self, thresholds: TierThresholds, limit: int) -> list[Row]:
