@@ -23,7 +23,8 @@ from shared.settings import get_settings
 # starting, with a message naming the setting, instead of failing request by request.
 get_settings()
 
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+# Every HTTP function requires the function key (functions/_http.py: KEYED says why).
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
                   admin, resumable, tus):
