@@ -6,13 +6,14 @@ schedule. Setting expressions (``%NAME%``) stay unresolved on both sides."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devhost.functions import BLOB, HTTP, QUEUE, TIMER, FunctionSpec
 from devhost.http import route_of
 
 
-def auth_level(trigger: dict[str, Any]) -> str | None:
+def auth_level(trigger: Mapping[str, Any]) -> str | None:
     """The HTTP trigger's authLevel, recorded but not enforced: like `func start` (Core
     Tools), the devhost takes requests without the function key."""
     level = str(trigger.get("authLevel") or "").strip().lower()
