@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # Database
     database_url: str = Field("", validation_alias="DATABASE_URL")
     db_pool_max: int = Field(5, validation_alias="DB_POOL_MAX")
+    # Entra authentication (main.bicep sets it): the password of each new connection is an
+    # access token of the managed identity (shared/db/pg/entra.py); DATABASE_URL has none.
+    database_entra_auth: bool = Field(False, validation_alias="DATABASE_ENTRA_AUTH")
+    # The user-assigned managed identity's client id (azure-identity reads it too).
+    azure_client_id: str = Field("", validation_alias="AZURE_CLIENT_ID")
 
     # Auth
     jwt_secret: str = Field("", validation_alias="JWT_SECRET")
