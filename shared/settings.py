@@ -141,6 +141,16 @@ class Settings(BaseSettings):
     # Uploads one instance accepts at once; more get 429 (the platform adds instances).
     max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
 
+    # Observability (shared/telemetry.py, devhost/metrics.py). LOG_LEVEL: the app's loggers.
+    # The connection string is Application Insights' (Entra auth: it holds no secret); the
+    # devhost serves Prometheus metrics on PROMETHEUS_PORT (0: not served; the spec's example
+    # is 9090).
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", validation_alias="LOG_LEVEL")
+    applicationinsights_connection_string: str = Field(
+        "", validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    prometheus_port: int = Field(0, ge=0, le=65535, validation_alias="PROMETHEUS_PORT")
+
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")
     encryption_previous_keys: Annotated[list[str], NoDecode] = Field(
@@ -224,6 +234,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("encryption_key")
     @classmethod

@@ -58,6 +58,7 @@ OPTIONAL = {
     "RESUMABLE_MAX_CHUNK_SIZE": "resumable uploads: tuning; bounds of the chunk size granted",
     "RESUMABLE_SESSION_TTL": "resumable uploads: default (24 h), well under Azure's 7 days for uncommitted blocks",
     "CORS_ALLOWED_ORIGINS": "tus from browsers: default * (bearer tokens, no cookies); extraAppSettings can narrow it",
+    "PROMETHEUS_PORT": "the devhost's Prometheus endpoint (local only); Azure's metrics go to Application Insights",
     "VARNISH_URL": "the local edge (devhost's Varnish); Azure's CDN is Front Door",
     "VARNISH_LOG_PATH": "the local edge's request log (devhost's varnishncsa)",
     "VARNISH_WORKDIR": "the local edge's working directory, for varnishstat",
@@ -82,5 +83,4 @@ PLATFORM = {
 PENDING = {
     "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
     "REDIS_URL": "issue 6: per-user limits shared through Redis",
-    "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
 }
