@@ -95,6 +95,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.error("the Python worker would refuse this app: %s", exc)
         print(f"devhost: the Python worker would refuse this app: {exc}", file=sys.stderr)
         return 1
+    from shared.settings import get_settings
+
+    # Read after the app loaded (its own settings errors come first, as under `func`).
+    if metrics_port := get_settings().prometheus_port:
+        host.serve_metrics(args.host, metrics_port)
     serve(host, args.host, args.port)
     return 0
 
