@@ -55,10 +55,17 @@ def route_of(spec: FunctionSpec, prefix: str) -> Route[FunctionSpec]:
 
 def build_routes(specs: Iterable[FunctionSpec], prefix: str) -> RouteTable[FunctionSpec]:
     table = RouteTable(route_of(spec, prefix) for spec in specs)
+    keyed = 0
     for route in table.routes:
+        level = str(route.target.trigger.get("authLevel") or "anonymous").lower()
+        keyed += level != "anonymous"
         log.info("http function", extra={"fields": {
             "function": route.target.name, "route": route.template.text or "/",
-            "methods": ",".join(sorted(route.methods or {"*"}))}})
+            "methods": ",".join(sorted(route.methods or {"*"})), "auth_level": level}})
+    if keyed:
+        # As under `func start`: in Azure these need the function key (x-functions-key).
+        log.info("function keys are not enforced locally",
+                 extra={"fields": {"keyed_functions": keyed}})
     return table
 
 
