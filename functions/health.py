@@ -1,4 +1,4 @@
-"""Health resource: ``GET /health`` (no authentication)."""
+"""Health resource: ``GET /health`` (no token; in Azure the gateway adds the function key)."""
 
 from __future__ import annotations
 
