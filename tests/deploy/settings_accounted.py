@@ -52,16 +52,16 @@ OPTIONAL = {
     "RECONCILE_INTERVAL_HOURS": "tuning: the timer reconciles the stores daily by default",
     "RECONCILE_GRACE_HOURS": "tuning: an object without a row is kept a day before it is deleted",
     "RECONCILE_VERIFY_BATCH": "tuning: files whose SHA-256 each reconciliation reads back",
-    "MAX_RESUMABLE_FILE_SIZE": "resumable uploads: default (50GB) from shared/settings.py; extraAppSettings can change it",
-    "RESUMABLE_CHUNK_SIZE": "resumable uploads: tuning; the default chunk (8 MiB) is under the host's 100 MB body limit",
-    "RESUMABLE_MIN_CHUNK_SIZE": "resumable uploads: tuning; bounds of the chunk size granted",
-    "RESUMABLE_MAX_CHUNK_SIZE": "resumable uploads: tuning; bounds of the chunk size granted",
-    "RESUMABLE_SESSION_TTL": "resumable uploads: default (24 h), well under Azure's 7 days for uncommitted blocks",
-    "CORS_ALLOWED_ORIGINS": "tus from browsers: default * (bearer tokens, no cookies); extraAppSettings can narrow it",
     "PROMETHEUS_PORT": "the devhost's Prometheus endpoint (local only); Azure's metrics go to Application Insights",
     "VARNISH_URL": "the local edge (devhost's Varnish); Azure's CDN is Front Door",
     "VARNISH_LOG_PATH": "the local edge's request log (devhost's varnishncsa)",
     "VARNISH_WORKDIR": "the local edge's working directory, for varnishstat",
+    "MAX_RESUMABLE_FILE_SIZE": "resumable uploads: default from shared/settings.py; extraAppSettings can change it",
+    "RESUMABLE_CHUNK_SIZE": "resumable uploads: tuning; the default is a multiple of the encryption frame",
+    "RESUMABLE_MIN_CHUNK_SIZE": "resumable uploads: tuning; the smallest chunk a client may ask for",
+    "RESUMABLE_MAX_CHUNK_SIZE": "resumable uploads: tuning; under the host's 100 MB request limit",
+    "RESUMABLE_SESSION_TTL": "resumable uploads: default session lifetime (the spec's 24 h)",
+    "CORS_ALLOWED_ORIGINS": "browser tus/chunk clients calling the app directly (local); in Azure API Management answers CORS",
 }
 
 # Provided by main.bicep or modules/functionapp.bicep for the Functions host or a library.
