@@ -95,8 +95,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.error("the Python worker would refuse this app: %s", exc)
         print(f"devhost: the Python worker would refuse this app: {exc}", file=sys.stderr)
         return 1
+    if metrics_port := _prometheus_port():
+        host.serve_metrics(args.host, metrics_port)
     serve(host, args.host, args.port)
     return 0
+
+
+def _prometheus_port() -> int:
+    """PROMETHEUS_PORT as shared/settings.py reads it (after the app loaded, so that its own
+    settings errors come first, as under `func`); 0 when unset or unreadable, said so."""
+    from pydantic import ValidationError
+
+    from shared.settings import get_settings
+
+    try:
+        return get_settings().prometheus_port
+    except ValidationError as exc:
+        log.warning("no Prometheus metrics: the settings do not validate (%s errors)",
+                    exc.error_count())
+        return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:

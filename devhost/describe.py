@@ -6,10 +6,18 @@ schedule. Setting expressions (``%NAME%``) stay unresolved on both sides."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devhost.functions import BLOB, HTTP, QUEUE, TIMER, FunctionSpec
 from devhost.http import route_of
+
+
+def auth_level(trigger: Mapping[str, Any]) -> str | None:
+    """The HTTP trigger's authLevel, recorded but not enforced: like `func start` (Core
+    Tools), the devhost takes requests without the function key."""
+    level = str(trigger.get("authLevel") or "").strip().lower()
+    return level or None
 
 
 def describe(spec: FunctionSpec) -> dict[str, Any]:
@@ -19,7 +27,8 @@ def describe(spec: FunctionSpec) -> dict[str, Any]:
         route = route_of(spec, prefix="")
         described.update(route=route.template.text,
                          route_params=sorted(route.template.parameters),
-                         methods=sorted(route.methods) if route.methods else None)
+                         methods=sorted(route.methods) if route.methods else None,
+                         auth_level=auth_level(trigger))
     elif spec.trigger_type == QUEUE:
         described.update(queue=trigger["queueName"], connection=trigger.get("connection"))
     elif spec.trigger_type == BLOB:

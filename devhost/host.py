@@ -30,6 +30,7 @@ from devhost.functions import (
     index_functions,
     load_app,
 )
+from devhost.metrics import Metrics, MetricsMiddleware
 from devhost.queues import queue_trigger_runner
 from devhost.storage import connection_string
 from devhost.timers import TimerTriggerRunner
@@ -61,6 +62,9 @@ class DevHost:
         self.specs = [spec for spec in specs if not is_disabled(spec.name)]
         # Where Event Grid reaches the host's webhook (set by serve()).
         self.url = "http://127.0.0.1:8089"
+        # Prometheus metrics (PROMETHEUS_PORT): the address and port they are served on.
+        self.metrics: Metrics | None = None
+        self.metrics_address: tuple[str, int] | None = None
         self._webhook: BlobWebhook | None = None
 
     def of_type(self, trigger_type: str) -> list[FunctionSpec]:
@@ -80,15 +84,26 @@ class DevHost:
             self._webhook = BlobWebhook(connection_string(None), self.config.queues)
             system[WEBHOOK_PATH] = self._webhook
         dispatcher = http.FunctionDispatcher(table, self.invoker, system)
+        middleware = [Middleware(http.AccessLogMiddleware)]
+        if self.metrics is not None:
+            middleware.append(Middleware(MetricsMiddleware, metrics=self.metrics))
         return Router(routes=[], redirect_slashes=False, default=dispatcher,
-                      lifespan=self._lifespan, middleware=[Middleware(http.AccessLogMiddleware)])
+                      lifespan=self._lifespan, middleware=middleware)
+
+    def serve_metrics(self, bind: str, port: int) -> None:
+        """Count the HTTP requests and serve the counts on ``port`` (Prometheus)."""
+        self.metrics = Metrics()
+        self.metrics_address = (bind, port)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: object) -> AsyncIterator[None]:
         runners = self.build_runners()
         tasks = [asyncio.create_task(self._supervise(runner)) for runner in runners]
         try:
-            yield
+            with contextlib.ExitStack() as served:
+                if self.metrics is not None and self.metrics_address is not None:
+                    served.enter_context(self.metrics.served(*self.metrics_address))
+                yield
         finally:
             for task in tasks:
                 task.cancel()

@@ -24,6 +24,10 @@ from devhost.routing import Route, RouteTable, RouteTemplate
 log = logging.getLogger("devhost.http")
 access_log = logging.getLogger("devhost.access")
 
+# The scope key under which the dispatcher records what served a request: the route
+# template, or the host endpoint's path (devhost.metrics labels requests with it).
+ROUTE_KEY = "devhost.route"
+
 
 def empty_response(status: int) -> Response:
     return Response(status_code=status)
@@ -51,10 +55,17 @@ def route_of(spec: FunctionSpec, prefix: str) -> Route[FunctionSpec]:
 
 def build_routes(specs: Iterable[FunctionSpec], prefix: str) -> RouteTable[FunctionSpec]:
     table = RouteTable(route_of(spec, prefix) for spec in specs)
+    keyed = 0
     for route in table.routes:
+        level = str(route.target.trigger.get("authLevel") or "anonymous").lower()
+        keyed += level != "anonymous"
         log.info("http function", extra={"fields": {
             "function": route.target.name, "route": route.template.text or "/",
-            "methods": ",".join(sorted(route.methods or {"*"}))}})
+            "methods": ",".join(sorted(route.methods or {"*"})), "auth_level": level}})
+    if keyed:
+        # As under `func start`: in Azure these need the function key (x-functions-key).
+        log.info("function keys are not enforced locally",
+                 extra={"fields": {"keyed_functions": keyed}})
     return table
 
 
@@ -73,6 +84,7 @@ class FunctionDispatcher:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         system = self.system.get(path.strip("/").lower())
         if system is not None:
+            scope[ROUTE_KEY] = path.strip("/").lower()
             await system(scope, receive, send)
             return
         found = self.table.match(scope["method"], path)
@@ -81,6 +93,7 @@ class FunctionDispatcher:
             return
         route, values = found
         spec = route.target
+        scope[ROUTE_KEY] = route.template.text or "/"
         scope["path_params"] = values
         try:
             result = await self.invoke(spec, {spec.arg_name: Request(scope, receive)})

@@ -70,7 +70,8 @@ def describe(name: str, bindings: list[dict[str, Any]]) -> dict[str, Any]:
         route = trigger.get("route") or name
         methods = trigger.get("methods")
         described.update(route=route, route_params=_route_parameters(route),
-                         methods=sorted(m.upper() for m in methods) if methods else None)
+                         methods=sorted(m.upper() for m in methods) if methods else None,
+                         auth_level=str(trigger.get("authLevel") or "").lower() or None)
     elif kind == "queueTrigger":
         described.update(queue=trigger["queueName"], connection=trigger.get("connection"))
     elif kind == "blobTrigger":

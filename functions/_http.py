@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import azure.functions as func
 from azure.core.exceptions import AzureError
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 from botocore.exceptions import BotoCoreError
@@ -34,6 +35,18 @@ from shared.errors import (
 log = logging.getLogger("functions.http")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
+
+# Every HTTP route requires the function key (header x-functions-key), so that the app's own
+# host name never bypasses API Management (its backend sends the key, a Key Vault named
+# value: infra/bicep/postdeploy.bicep). No route is exempt, route by route:
+# - the API (files, upload, resumable, tus, download/stream, cdn, admin, openapi.json): the
+#   clients, browsers using tus included, call API Management, which validates their token;
+# - the CDN origin (/files, /thumbnails, /previews): Front Door's origin is API Management's
+#   gateway (modules/frontdoor.bicep), not the app, so it gets the key from there too;
+# - /health: monitors probe it through the gateway; Flex Consumption has no App Service
+#   health check that would call the app directly.
+# Locally (`func start` and the devhost alike) function keys are not enforced.
+KEYED = func.AuthLevel.FUNCTION
 
 
 def request_id(req: Request) -> str:

@@ -7,12 +7,11 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import endpoint, json_response, principal_of
+from functions._http import KEYED, endpoint, json_response, principal_of
 from shared import reconcile
 from shared.errors import Forbidden, NotFound
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
 
 
 async def _admin(req: Request) -> None:
@@ -20,14 +19,14 @@ async def _admin(req: Request) -> None:
         raise Forbidden("Only admins may reconcile the stores", details={"role_needed": "admin"})
 
 
-@bp.route(route="api/v1/storage/admin/reconciliation", methods=["POST"], auth_level=ANON)
+@bp.route(route="api/v1/storage/admin/reconciliation", methods=["POST"], auth_level=KEYED)
 @endpoint
 async def reconcile_now(req: Request) -> JSONResponse:
     await _admin(req)
     return json_response({"report": await reconcile.run(app_context(), "admin")})
 
 
-@bp.route(route="api/v1/storage/admin/reconciliation", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/admin/reconciliation", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def reconciliation_report(req: Request) -> JSONResponse:
     await _admin(req)

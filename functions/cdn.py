@@ -10,17 +10,16 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import body_model, endpoint, json_response, principal_of, query_model
+from functions._http import KEYED, body_model, endpoint, json_response, principal_of, query_model
 from shared.distribution import purge, stats
 from shared.distribution.models import PurgeBody, StatsQuery
 from shared.files.edge import CDN_PURGE_QUEUE
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS  # APIM and the JWT check guard the API, not function keys
 log = logging.getLogger(__name__)
 
 
-@bp.route(route="api/v1/storage/cdn/purge", methods=["POST"], auth_level=ANON)
+@bp.route(route="api/v1/storage/cdn/purge", methods=["POST"], auth_level=KEYED)
 @endpoint
 async def cdn_purge(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -28,7 +27,7 @@ async def cdn_purge(req: Request) -> JSONResponse:
     return json_response(await purge.request(app_context(), principal, body), status=202)
 
 
-@bp.route(route="api/v1/storage/cdn/purge/{purge_id}", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/cdn/purge/{purge_id}", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def cdn_purge_status(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -36,7 +35,7 @@ async def cdn_purge_status(req: Request) -> JSONResponse:
         await purge.status(app_context(), principal, req.path_params["purge_id"]))
 
 
-@bp.route(route="api/v1/storage/cdn/stats", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/cdn/stats", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def cdn_stats(req: Request) -> JSONResponse:
     principal = await principal_of(req)

@@ -14,12 +14,11 @@ from azurefunctions.extensions.http.fastapi import (
 )
 
 from functions._context import app_context
-from functions._http import endpoint, optional_principal, query_model
+from functions._http import KEYED, endpoint, optional_principal, query_model
 from shared.delivery.download import DownloadQuery, Redirect, download
 from shared.delivery.stream import StreamQuery, StreamResponse, stream
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS  # public files need no token; the JWT check guards the rest
 
 
 async def _primed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -46,7 +45,7 @@ async def send_stream(result: StreamResponse, method: str) -> Response:
     return StreamingResponse(body, status_code=result.status, headers=headers)
 
 
-@bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/download/{file_id}", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def download_file(req: Request) -> Response:
     principal = await optional_principal(req)
@@ -57,7 +56,7 @@ async def download_file(req: Request) -> Response:
     return await send_stream(result, req.method)
 
 
-@bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
+@bp.route(route="api/v1/storage/stream/{file_id}", methods=["GET", "HEAD"], auth_level=KEYED)
 @endpoint
 async def stream_file(req: Request) -> Response:
     principal = await optional_principal(req)

@@ -7,13 +7,12 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._context import app_context
-from functions._http import endpoint
+from functions._http import KEYED, endpoint
 from functions.download import send_stream
 from shared.delivery.edge import serve_edge
 from shared.errors import ApiError
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
 
 
 async def _serve(req: Request, kind: str) -> Response:
@@ -26,19 +25,19 @@ async def _serve(req: Request, kind: str) -> Response:
     return await send_stream(result, req.method)
 
 
-@bp.route(route="files/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
+@bp.route(route="files/{file_id}", methods=["GET", "HEAD"], auth_level=KEYED)
 @endpoint
 async def edge_file(req: Request) -> Response:
     return await _serve(req, "files")
 
 
-@bp.route(route="thumbnails/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
+@bp.route(route="thumbnails/{file_id}", methods=["GET", "HEAD"], auth_level=KEYED)
 @endpoint
 async def edge_thumbnail(req: Request) -> Response:
     return await _serve(req, "thumbnails")
 
 
-@bp.route(route="previews/{file_id}", methods=["GET", "HEAD"], auth_level=ANON)
+@bp.route(route="previews/{file_id}", methods=["GET", "HEAD"], auth_level=KEYED)
 @endpoint
 async def edge_preview(req: Request) -> Response:
     return await _serve(req, "previews")

@@ -6,13 +6,12 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import body_model, endpoint, json_response, principal_of, query_model
+from functions._http import KEYED, body_model, endpoint, json_response, principal_of, query_model
 from shared.errors import ValidationFailed
 from shared.files import service
 from shared.files.models import FileUpdate, ListQuery
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS  # APIM and the JWT check guard the API, not function keys
 
 
 def _flag(req: Request, name: str) -> bool:
@@ -22,7 +21,7 @@ def _flag(req: Request, name: str) -> bool:
     return value in {"true", "1"}
 
 
-@bp.route(route="api/v1/storage/files", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/files", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def list_files(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -30,7 +29,7 @@ async def list_files(req: Request) -> JSONResponse:
     return json_response(await service.list_files(app_context(), principal, query))
 
 
-@bp.route(route="api/v1/storage/files/{file_id}", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/files/{file_id}", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def get_file(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -38,7 +37,7 @@ async def get_file(req: Request) -> JSONResponse:
     return json_response(await service.file_detail(app_context(), principal, file_id))
 
 
-@bp.route(route="api/v1/storage/files/{file_id}", methods=["PUT"], auth_level=ANON)
+@bp.route(route="api/v1/storage/files/{file_id}", methods=["PUT"], auth_level=KEYED)
 @endpoint
 async def update_file(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -48,7 +47,7 @@ async def update_file(req: Request) -> JSONResponse:
     )
 
 
-@bp.route(route="api/v1/storage/files/{file_id}", methods=["DELETE"], auth_level=ANON)
+@bp.route(route="api/v1/storage/files/{file_id}", methods=["DELETE"], auth_level=KEYED)
 @endpoint
 async def delete_file(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -57,7 +56,7 @@ async def delete_file(req: Request) -> JSONResponse:
     return json_response(result)
 
 
-@bp.route(route="api/v1/storage/files/{file_id}/restore", methods=["POST"], auth_level=ANON)
+@bp.route(route="api/v1/storage/files/{file_id}/restore", methods=["POST"], auth_level=KEYED)
 @endpoint
 async def restore_file(req: Request) -> JSONResponse:
     principal = await principal_of(req)

@@ -6,7 +6,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import body_model, endpoint, json_response, principal_of
+from functions._http import KEYED, body_model, endpoint, json_response, principal_of
 from functions.upload import _DRAIN_LIMIT, _drain
 from shared.resumable.chunks import ChunkRequest, init_upload, put_chunk, session_status
 from shared.resumable.models import ResumableInit
@@ -15,7 +15,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="api/v1/storage/upload/resumable/init", methods=["POST"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+          auth_level=KEYED)
 @endpoint
 async def resumable_init(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -24,7 +24,7 @@ async def resumable_init(req: Request) -> JSONResponse:
 
 
 @bp.route(route="api/v1/storage/upload/resumable/chunk", methods=["PUT"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+          auth_level=KEYED)
 @endpoint
 async def resumable_chunk(req: Request) -> JSONResponse:
     length = req.headers.get("content-length")
@@ -46,7 +46,7 @@ async def resumable_chunk(req: Request) -> JSONResponse:
 
 
 @bp.route(route="api/v1/storage/upload/resumable/{session_id}", methods=["GET"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+          auth_level=KEYED)
 @endpoint
 async def resumable_status(req: Request) -> JSONResponse:
     principal = await principal_of(req)

@@ -10,7 +10,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._context import app_context
-from functions._http import Handler, endpoint, principal_of
+from functions._http import KEYED, Handler, endpoint, principal_of
 from shared.db import Row
 from shared.errors import MethodNotAllowed
 from shared.resumable.tus import (
@@ -92,7 +92,7 @@ async def _empty() -> AsyncIterator[bytes]:
     yield b""  # an async generator with nothing in it
 
 
-@bp.route(route=ROUTE, methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route=ROUTE, methods=["POST", "OPTIONS"], auth_level=KEYED)
 @tus_endpoint
 async def tus_create(req: Request) -> Response:
     if req.method == "OPTIONS":
@@ -115,7 +115,7 @@ async def tus_create(req: Request) -> Response:
 
 
 @bp.route(route=ROUTE + "/{upload_id}", methods=["HEAD", "PATCH", "DELETE", "POST", "OPTIONS"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+          auth_level=KEYED)
 @tus_endpoint
 async def tus_upload(req: Request) -> Response:
     method = req.method

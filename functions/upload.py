@@ -8,7 +8,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import endpoint, json_response, principal_of
+from functions._http import KEYED, endpoint, json_response, principal_of
 from shared.files.upload import UploadRequest, upload_file
 
 bp = func.Blueprint()
@@ -30,7 +30,7 @@ async def _drain(body: AsyncIterator[bytes], limit: int) -> None:
 
 
 @bp.route(route="api/v1/storage/upload", methods=["POST"],
-          auth_level=func.AuthLevel.ANONYMOUS)
+          auth_level=KEYED)
 @endpoint
 async def upload(req: Request) -> JSONResponse:
     length = req.headers.get("content-length")

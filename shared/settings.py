@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # Database
     database_url: str = Field("", validation_alias="DATABASE_URL")
     db_pool_max: int = Field(5, validation_alias="DB_POOL_MAX")
+    # Entra authentication (main.bicep sets it): the password of each new connection is an
+    # access token of the managed identity (shared/db/pg/entra.py); DATABASE_URL has none.
+    database_entra_auth: bool = Field(False, validation_alias="DATABASE_ENTRA_AUTH")
+    # The user-assigned managed identity's client id (azure-identity reads it too).
+    azure_client_id: str = Field("", validation_alias="AZURE_CLIENT_ID")
 
     # Auth
     jwt_secret: str = Field("", validation_alias="JWT_SECRET")
@@ -135,6 +140,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
     # Uploads one instance accepts at once; more get 429 (the platform adds instances).
     max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+
+    # Observability (shared/telemetry.py, devhost/metrics.py). LOG_LEVEL: the app's loggers.
+    # The connection string is Application Insights' (Entra auth: it holds no secret); the
+    # devhost serves Prometheus metrics on PROMETHEUS_PORT (0: not served; the spec's example
+    # is 9090).
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", validation_alias="LOG_LEVEL")
+    applicationinsights_connection_string: str = Field(
+        "", validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    prometheus_port: int = Field(0, ge=0, le=65535, validation_alias="PROMETHEUS_PORT")
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")
@@ -219,6 +234,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("encryption_key")
     @classmethod

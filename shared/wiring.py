@@ -7,6 +7,7 @@ from shared.cdn import providers_for
 from shared.context import AppContext
 from shared.crypto.keys import keyring_for
 from shared.db.pg import PostgresDatabase
+from shared.db.pg.entra import managed_identity_password
 from shared.queues import AzureQueues
 from shared.settings import Settings
 from shared.storage import backup_store_for, stores_for
@@ -17,7 +18,10 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         stores=stores_for(settings),
         backup=backup_store_for(settings),
-        db=PostgresDatabase(settings.database_url, pool_max=settings.db_pool_max),
+        db=PostgresDatabase(
+            settings.database_url, pool_max=settings.db_pool_max,
+            password=(managed_identity_password(settings.azure_client_id)
+                      if settings.database_entra_auth else None)),
         keyring=keyring_for(settings),
         queues=AzureQueues(settings),
         cdn=providers_for(settings),

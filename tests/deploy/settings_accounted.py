@@ -52,6 +52,7 @@ OPTIONAL = {
     "RECONCILE_INTERVAL_HOURS": "tuning: the timer reconciles the stores daily by default",
     "RECONCILE_GRACE_HOURS": "tuning: an object without a row is kept a day before it is deleted",
     "RECONCILE_VERIFY_BATCH": "tuning: files whose SHA-256 each reconciliation reads back",
+    "PROMETHEUS_PORT": "the devhost's Prometheus endpoint (local only); Azure's metrics go to Application Insights",
     "VARNISH_URL": "the local edge (devhost's Varnish); Azure's CDN is Front Door",
     "VARNISH_LOG_PATH": "the local edge's request log (devhost's varnishncsa)",
     "VARNISH_WORKDIR": "the local edge's working directory, for varnishstat",
@@ -80,8 +81,6 @@ PLATFORM = {
 # Provided now for code being written on other branches (name: who reads it). When the code
 # reads one, it leaves this list (the test says so).
 PENDING = {
-    "DATABASE_ENTRA_AUTH": "shared/db: password = Entra token for the app identity (deploy report)",
     "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
     "REDIS_URL": "issue 6: per-user limits shared through Redis",
-    "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
 }

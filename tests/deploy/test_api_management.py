@@ -55,11 +55,9 @@ def test_document_within_api_management_import_rules(openapi):
             assert len(names) == len(set(names)), (method, path, names)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "functions/ registers HTTP functions as ANONYMOUS: the host then takes requests without "
-    "the function key, and the app's own host name bypasses API Management. The lead "
-    "schedules auth_level=FUNCTION (deploy report); this xfail then turns into a failure."))
 def test_http_functions_need_the_function_key(registered_functions):
+    """The host takes a request only with the key API Management's backend sends, so the
+    app's own host name does not bypass the gateway (functions/_http.py: KEYED)."""
     levels = {name: trigger["authLevel"] for name, trigger in _http(registered_functions)}
     assert set(levels.values()) == {"function"}, levels
 

@@ -4,11 +4,13 @@ event loop (psycopg 3), and the repositories' SQL (``files``, ``usage``, ``backu
 
 Serverless instances are many and short-lived, so each keeps few connections
 (``DB_POOL_MAX``, default 5) and opens them lazily; idle ones are closed after a minute.
+With Entra authentication (``shared.db.pg.entra``), each new connection asks for the current
+token as its password.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -67,17 +69,27 @@ class PgRepository:
 
 
 class PostgresDatabase:
-    def __init__(self, url: str, *, pool_max: int = 5) -> None:
+    def __init__(self, url: str, *, pool_max: int = 5,
+                 password: Callable[[], Awaitable[str]] | None = None) -> None:
+        """``password``: asked at each new connection (an Entra token), else the URL's."""
         self._url = url
         self._pool_max = pool_max
+        self._password = password
         self._pools: LoopLocal[AsyncConnectionPool[Connection]] = LoopLocal(self._open_pool)
+
+    async def connection_kwargs(self) -> dict[str, Any]:
+        """What each new connection is opened with (the pool calls this for every one)."""
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
+        if self._password is not None:
+            kwargs["password"] = await self._password()
+        return kwargs
 
     async def _open_pool(self) -> AsyncConnectionPool[Connection]:
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             self._url, min_size=0, max_size=self._pool_max, max_idle=60, timeout=10,
-            kwargs={"row_factory": dict_row, "autocommit": True}, open=False,
+            kwargs=self.connection_kwargs, open=False,
         )
         await pool.open()
         return pool
@@ -102,7 +114,7 @@ class PostgresDatabase:
         server drops the lock with the connection when the holder dies."""
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
-        conn = await AsyncConnection.connect(self._url, autocommit=True, row_factory=dict_row)
+        conn = await AsyncConnection.connect(self._url, **await self.connection_kwargs())
         try:
             cur = await conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS taken", (name,))
