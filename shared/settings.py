@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Database
     database_url: str = Field("", validation_alias="DATABASE_URL")
     db_pool_max: int = Field(5, validation_alias="DB_POOL_MAX")
+    # How long a request waits for a pooled connection (all busy, or the server down) before
+    # it is answered 503 with Retry-After: seconds, so that an exhausted pool never hangs.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias="DB_POOL_TIMEOUT")
 
     # Auth
     jwt_secret: str = Field("", validation_alias="JWT_SECRET")

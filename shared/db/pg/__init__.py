@@ -67,16 +67,18 @@ class PgRepository:
 
 
 class PostgresDatabase:
-    def __init__(self, url: str, *, pool_max: int = 5) -> None:
+    def __init__(self, url: str, *, pool_max: int = 5, pool_timeout: float = 5.0) -> None:
         self._url = url
         self._pool_max = pool_max
+        self._pool_timeout = pool_timeout
         self._pools: LoopLocal[AsyncConnectionPool[Connection]] = LoopLocal(self._open_pool)
 
     async def _open_pool(self) -> AsyncConnectionPool[Connection]:
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._url, min_size=0, max_size=self._pool_max, max_idle=60, timeout=10,
+            self._url, min_size=0, max_size=self._pool_max, max_idle=60,
+            timeout=self._pool_timeout,
             kwargs={"row_factory": dict_row, "autocommit": True}, open=False,
         )
         await pool.open()
@@ -102,7 +104,8 @@ class PostgresDatabase:
         server drops the lock with the connection when the holder dies."""
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
-        conn = await AsyncConnection.connect(self._url, autocommit=True, row_factory=dict_row)
+        conn = await AsyncConnection.connect(self._url, autocommit=True, row_factory=dict_row,
+                                             connect_timeout=max(2, int(self._pool_timeout)))
         try:
             cur = await conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS taken", (name,))
