@@ -50,12 +50,12 @@ async def back_up(ctx: AppContext, path: str) -> str:
         row = await _source(ctx, path)
         if row is None or row.state in {"done", "delete_pending"} or row.storage_provider is None:
             return "skipped"
-        return await _copy(ctx, path, row)
+        return await _copy(ctx, path, row, row.storage_provider)
 
 
-async def _copy(ctx: AppContext, path: str, row: BackupSource) -> str:
+async def _copy(ctx: AppContext, path: str, row: BackupSource, provider: str) -> str:
     try:
-        etag, sha256 = await copy_object(ctx.stores.named(row.storage_provider), ctx.backup,
+        etag, sha256 = await copy_object(ctx.stores.named(provider), ctx.backup,
                                          path, content_type=row.mime_type)
         if not row.encrypted and sha256 != row.checksum_sha256:
             raise ValueError("backup copy checksum differs from the file's checksum")
