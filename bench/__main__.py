@@ -1,5 +1,6 @@
 """``python -m bench [upload] [stream] [media]``: the benchmarks named (all by default) in
-one run; upload and stream on one private stack, media on local files only."""
+one run; upload and stream on one private stack, media on local files only.
+``python -m bench soak [--clients N] [--seconds D]``: the soak (``bench.soak``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream}
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["soak"]:  # its own stack and options (bench.soak)
+        from bench import soak
+        return soak.main(argv[1:])
     parts = argv or [*STACK_PARTS, "media"]
     unknown = set(parts) - {*STACK_PARTS, "media"}
     if unknown:
