@@ -100,5 +100,7 @@ def main(argv: list[str]) -> int:
     print("\n".join(report.lines(result)), flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
-    failed = result["figures"]["server_errors"] or any(result["checks"]["problems"].values())
+    figures = result["figures"]
+    failed = (figures["server_errors"] or figures["connection_errors"]
+              or any(result["checks"]["problems"].values()))
     return 1 if failed else 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from bench.soak.workload import Record
+from bench.soak.workload import CONNECTION_ERROR, Record
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -72,7 +72,9 @@ def summary(record: Record, seconds: float) -> dict[str, Any]:
                               "statuses": dict(sorted(record.statuses[name].items()))}
                        for name, values in sorted(record.latencies.items())},
         "statuses": dict(sorted(statuses.items())),
-        "server_errors": sum(count for status, count in statuses.items() if status >= 500),
+        "server_errors": sum(count for status, count in statuses.items()
+                             if 500 <= status < CONNECTION_ERROR),
+        "connection_errors": statuses.get(CONNECTION_ERROR, 0),
         "stored_files": len(record.stored),
         "uploaded_mib": round(record.bytes_uploaded / 2**20, 1),
     }
@@ -87,7 +89,9 @@ def lines(result: dict[str, Any]) -> list[str]:
     for name, op in figures["operations"].items():
         out.append(f"  {name:<16} {op['n']:>7} {op['p50_ms']:>9} {op['p95_ms']:>9} "
                    f"{op['p99_ms']:>9}  {op['statuses']}")
-    out.append(f"  statuses: {figures['statuses']} (5xx: {figures['server_errors']})")
+    out.append(f"  statuses: {figures['statuses']} (5xx: {figures['server_errors']}, "
+               f"connections cut or refused ({CONNECTION_ERROR}): "
+               f"{figures['connection_errors']})")
     rss = result["rss_mib"]
     if rss:
         out.append("  devhost RSS MiB over time: " + ", ".join(

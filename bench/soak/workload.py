@@ -23,6 +23,7 @@ KiB = 1024
 MiB = 1024 * KiB
 API = "/api/v1/storage"
 PNG = b"\x89PNG\r\n\x1a\n"
+CONNECTION_ERROR = 599  # the status recorded for a request that got no answer
 PROJECTS = ("alpha", "beta", "gamma")
 WORDS = ("report", "scan", "photo", "draft", "invoice")
 # (operation, weight): uploads about a third of the requests, reads the rest.
@@ -93,7 +94,7 @@ class Client:
             try:
                 await getattr(self, name)()
             except httpx.HTTPError as exc:  # a connection refused or cut: counted, reported
-                self.record.note(name, 599, 0.0)
+                self.record.note(name, CONNECTION_ERROR, 0.0)
                 self.record.unexpected(f"{name}: {type(exc).__name__}: {exc}")
 
     async def _call(self, operation: str, method: str, url: str, ok: set[int],

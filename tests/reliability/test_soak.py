@@ -16,7 +16,7 @@ def test_thirty_seconds_of_mixed_load_lose_nothing_and_answer_no_5xx(tmp_path_fa
     printed = "\n".join(report.lines(result))
     print(printed)
     figures, problems = result["figures"], result["checks"]["problems"]
-    assert figures["server_errors"] == 0, printed
+    assert figures["server_errors"] == figures["connection_errors"] == 0, printed
     assert not any(problems.values()), printed
     assert not result["unexpected"], printed
     assert figures["stored_files"] >= 20 and result["checks"]["checked"] == \
