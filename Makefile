@@ -27,7 +27,7 @@ IAC_STAMP := $(IAC_VENV)/.requirements.stamp
 SUB ?= dev-user
 ROLE ?= user
 
-.PHONY: help install worker-venv run test lint typecheck bench token clean package package-deps constraints
+.PHONY: help install worker-venv run test lint typecheck bench soak token clean package package-deps constraints
 
 help:
 	@echo "make run    start Azurite, PostgreSQL, moto S3, Varnish (CDN on :6081) and serve the API on http://127.0.0.1:8089"
@@ -36,6 +36,8 @@ help:
 	@echo "            its slowest tests"
 	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench  run the benchmarks (BENCH=media: only the media engines; BENCH=scale: listings of 1M files)"
+	@echo "make soak   mixed load on a private stack, then check nothing was lost"
+	@echo "            (CLIENTS=100 DURATION=300, seconds)"
 	@echo "make token SUB=<id> ROLE=user|premium|admin   print a development JWT"
 	@echo "make clean  delete the local stack's data (.local/)"
 	@echo "make package  build dist/function-app.zip for Azure (Linux x64 wheels) and smoke-test it"
@@ -112,6 +114,12 @@ typecheck: install
 bench: install
 	bash scripts/install-bench-tools.sh
 	$(PY) -m bench $(BENCH)
+
+# 100 clients for 5 minutes by default; exits non-zero on any 5xx or lost/corrupted file.
+CLIENTS ?= 100
+DURATION ?= 300
+soak: install
+	$(PY) -m bench soak --clients $(CLIENTS) --seconds $(DURATION)
 
 token: install
 	@$(PY) -m devhost token --sub "$(SUB)" --role "$(ROLE)"

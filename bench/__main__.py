@@ -1,6 +1,7 @@
 """``python -m bench [upload] [resumable] [stream] [scale] [media]``: the benchmarks named
 (all by default) in one run; those on a stack share one private stack, media uses local
-files only. scale (a million rows) takes several minutes."""
+files only. scale (a million rows) takes several minutes.
+``python -m bench soak [--clients N] [--seconds D]``: the soak (``bench.soak``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream, "scal
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["soak"]:  # its own stack and options (bench.soak)
+        from bench import soak
+        return soak.main(argv[1:])
     parts = argv or [*STACK_PARTS, "media"]
     unknown = set(parts) - {*STACK_PARTS, "media"}
     if unknown:

@@ -185,4 +185,8 @@ def serve(host: DevHost, bind: str = "127.0.0.1", port: int = 8089) -> None:
     uvicorn.run(
         host.asgi_app(), host=bind, port=port, log_config=None, access_log=False,
         lifespan="on", timeout_graceful_shutdown=10,
+        # The Functions host (Kestrel) keeps idle connections 130 s; uvicorn's 5 s equals
+        # httpx's own keep-alive expiry, so a client reusing a connection as the server
+        # drops it lost requests under load (ReadError).
+        timeout_keep_alive=130,
     )

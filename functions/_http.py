@@ -63,7 +63,8 @@ def _as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, OperationalError | PoolTimeout):
-        return ServiceUnavailable("Database unavailable")
+        # Down, restarting or every connection busy: the client may retry shortly.
+        return ServiceUnavailable("Database unavailable", headers={"Retry-After": "5"})
     if isinstance(exc, AzureError | BotoCoreError):
         return StorageBackendError()
     return ApiError()

@@ -42,8 +42,20 @@ async def back_up(ctx: AppContext, path: str) -> str:
         row = await _source(ctx, path)
     if row is None or row.state in {"done", "delete_pending"} or row.storage_provider is None:
         return "skipped"  # not ours, rolled back, already copied, or being removed
+    # Event Grid delivers at least once and every instance may catch up: one copy at a time
+    # per object, across instances; a delivery meeting a copy in progress leaves it be.
+    async with ctx.db.exclusive(f"backup:{path}") as taken:
+        if not taken:
+            return "skipped"
+        row = await _source(ctx, path)
+        if row is None or row.state in {"done", "delete_pending"} or row.storage_provider is None:
+            return "skipped"
+        return await _copy(ctx, path, row, row.storage_provider)
+
+
+async def _copy(ctx: AppContext, path: str, row: BackupSource, provider: str) -> str:
     try:
-        etag, sha256 = await copy_object(ctx.stores.named(row.storage_provider), ctx.backup,
+        etag, sha256 = await copy_object(ctx.stores.named(provider), ctx.backup,
                                          path, content_type=row.mime_type)
         if not row.encrypted and sha256 != row.checksum_sha256:
             raise ValueError("backup copy checksum differs from the file's checksum")

@@ -69,7 +69,20 @@ async def expire_files(ctx: AppContext) -> tuple[int, int]:
                              lambda files, now: files.expired_before(now, _BATCH))
 
 
+MAINTENANCE_LOCK = "lifecycle-maintenance"
+
+
 async def run_maintenance(ctx: AppContext) -> dict[str, Any]:
+    """One run across all instances: when scaled out, every instance's timer fires, and the
+    one holding the advisory lock does the work; the others skip this occurrence."""
+    async with ctx.db.exclusive(MAINTENANCE_LOCK) as taken:
+        if not taken:
+            log.info("lifecycle maintenance: skipped, another instance is running it")
+            return {"skipped": "another instance holds the maintenance lock"}
+        return await _maintain(ctx)
+
+
+async def _maintain(ctx: AppContext) -> dict[str, Any]:
     purged, purge_failed = await purge_trash(ctx)
     expired, expiry_failed = await expire_files(ctx)
     report = {

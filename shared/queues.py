@@ -15,7 +15,7 @@ from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.aio import LoopLocal
-from shared.settings import Settings, expand_connection_string
+from shared.settings import STORAGE_CLIENT_RETRIES, Settings, expand_connection_string
 
 
 class Queues(Protocol):
@@ -39,13 +39,14 @@ class AzureQueues:
         settings = self._settings
         if settings.host_storage and "=" in settings.host_storage:
             return QueueServiceClient.from_connection_string(
-                expand_connection_string(settings.host_storage))
+                expand_connection_string(settings.host_storage), **STORAGE_CLIENT_RETRIES)
         from azure.identity.aio import DefaultAzureCredential
 
         # Identity-based host storage (AzureWebJobsStorage__queueServiceUri in Azure).
         url = os.environ.get("AzureWebJobsStorage__queueServiceUri") or (  # noqa: SIM112
             f"https://{settings.storage_account}.queue.core.windows.net")
-        return QueueServiceClient(url, credential=DefaultAzureCredential())
+        return QueueServiceClient(url, credential=DefaultAzureCredential(),
+                                  **STORAGE_CLIENT_RETRIES)
 
     async def send(self, queue: str, message: str) -> None:
         # Base64, as queue triggers read messages (host.json's messageEncoding, the default).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,12 @@ DEV_ACCOUNT_KEY = (
 # development, and neither is any secret shorter than HS256's own 32-byte key size.
 DEV_JWT_SECRET = "dev-secret-change-me-please-32-bytes!"
 MIN_JWT_SECRET_BYTES = 32
+# Options of the Azure Storage clients on the request path (blob and queue): the SDK's
+# defaults (15 s, then 3^n s, a 20 s connect timeout) keep a client waiting for a minute and
+# more while storage restarts; these give up within ~10 s (answered with the spec's 502).
+STORAGE_CLIENT_RETRIES: dict[str, Any] = {"retry_total": 3, "initial_backoff": 0.5,
+                                          "increment_base": 2, "random_jitter_range": 0.2,
+                                          "connection_timeout": 5}
 
 
 def parse_size(value: str | int) -> int:
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
     database_entra_auth: bool = Field(False, validation_alias="DATABASE_ENTRA_AUTH")
     # The user-assigned managed identity's client id (azure-identity reads it too).
     azure_client_id: str = Field("", validation_alias="AZURE_CLIENT_ID")
+    # How long a request waits for a pooled connection (all busy, or the server down) before
+    # it is answered 503 with Retry-After: seconds, so that an exhausted pool never hangs.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias="DB_POOL_TIMEOUT")
 
     # Auth
     jwt_secret: str = Field("", validation_alias="JWT_SECRET")

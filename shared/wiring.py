@@ -20,6 +20,7 @@ def build_context(settings: Settings) -> AppContext:
         backup=backup_store_for(settings),
         db=PostgresDatabase(
             settings.database_url, pool_max=settings.db_pool_max,
+            pool_timeout=settings.db_pool_timeout,
             password=(managed_identity_password(settings.azure_client_id)
                       if settings.database_entra_auth else None)),
         keyring=keyring_for(settings),

@@ -30,7 +30,7 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
-from shared.settings import Settings
+from shared.settings import STORAGE_CLIENT_RETRIES, Settings
 from shared.storage.base import (
     ArchiveStatus,
     ListedObject,
@@ -167,7 +167,7 @@ class AzureBlobStore:
 
     async def _open(self) -> BlobServiceClient:
         sizes: dict[str, Any] = {"max_single_get_size": _READ_PIECE,
-                                 "max_chunk_get_size": _READ_PIECE}
+                                 "max_chunk_get_size": _READ_PIECE, **STORAGE_CLIENT_RETRIES}
         if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
             # Without a proxy to honour, aiohttp's trust_env only costs a thread hop per
             # request (it looks up ~/.netrc).

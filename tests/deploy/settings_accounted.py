@@ -18,6 +18,7 @@ OPTIONAL = {
     "ENCRYPTION_KEY": "local master key; Azure wraps data keys with Key Vault (ENCRYPTION_KEY_VAULT_KEY_ID)",
     "ENCRYPTION_PREVIOUS_KEYS": "local keys retired by a rotation; Azure lists retired Key Vault key versions",
     "DB_POOL_MAX": "default (5 per instance) suits Flex Consumption; extraAppSettings can change it",
+    "DB_POOL_TIMEOUT": "default (5 s) answers 503 before API Management's timeout; extraAppSettings can change it",
     "MAX_FILE_SIZE": "default from shared/settings.py; extraAppSettings can change it",
     "ALLOWED_MIME_TYPES": "default: the spec's list; extraAppSettings can change it",
     "QUOTA_USER_BYTES": "default from shared/settings.py; extraAppSettings can change it",

@@ -69,11 +69,12 @@ class PgRepository:
 
 
 class PostgresDatabase:
-    def __init__(self, url: str, *, pool_max: int = 5,
+    def __init__(self, url: str, *, pool_max: int = 5, pool_timeout: float = 5.0,
                  password: Callable[[], Awaitable[str]] | None = None) -> None:
         """``password``: asked at each new connection (an Entra token), else the URL's."""
         self._url = url
         self._pool_max = pool_max
+        self._pool_timeout = pool_timeout
         self._password = password
         self._pools: LoopLocal[AsyncConnectionPool[Connection]] = LoopLocal(self._open_pool)
 
@@ -88,8 +89,8 @@ class PostgresDatabase:
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._url, min_size=0, max_size=self._pool_max, max_idle=60, timeout=10,
-            kwargs=self.connection_kwargs, open=False,
+            self._url, min_size=0, max_size=self._pool_max, max_idle=60,
+            timeout=self._pool_timeout, kwargs=self.connection_kwargs, open=False,
         )
         await pool.open()
         return pool
@@ -114,7 +115,8 @@ class PostgresDatabase:
         server drops the lock with the connection when the holder dies."""
         if not self._url:
             raise ServiceUnavailable("DATABASE_URL is not configured")
-        conn = await AsyncConnection.connect(self._url, **await self.connection_kwargs())
+        conn = await AsyncConnection.connect(self._url, **await self.connection_kwargs(),
+                                             connect_timeout=max(2, int(self._pool_timeout)))
         try:
             cur = await conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS taken", (name,))
