@@ -38,9 +38,6 @@ Event = PartStart | PartData | PartEnd
 # RFC 2046 allows 70 characters; python-multipart refuses more than 256 (with an error of
 # its own, which must not become a 500).
 MAX_BOUNDARY_CHARS = 256
-# A part's headers: at most 16 of them, 8 KiB together (a header read without a bound could
-# hold the whole body).
-MAX_PART_HEADER_BYTES = 8 * 1024
 
 
 def _text(value: bytes) -> str:
@@ -66,7 +63,6 @@ class _State:
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
     data: list[bytes] = field(default_factory=list)
-    header_bytes: int = 0
     finished: bool = False
 
 
@@ -77,20 +73,12 @@ class MultipartReader:
 
         def on_part_begin() -> None:
             s.headers = {}
-            s.header_bytes = 0
 
-        def bounded(size: int) -> None:
-            s.header_bytes += size
-            if s.header_bytes > MAX_PART_HEADER_BYTES:
-                raise BadRequest("A multipart part's headers are too large",
-                                 details={"max_bytes": MAX_PART_HEADER_BYTES})
 
         def on_header_field(data: bytes, start: int, end: int) -> None:
-            bounded(end - start)
             s.header_field += data[start:end]
 
         def on_header_value(data: bytes, start: int, end: int) -> None:
-            bounded(end - start)
             s.header_value += data[start:end]
 
         def on_header_end() -> None:
