@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -22,9 +23,12 @@ from pydantic import (
 from shared.db import SortField
 from shared.inputs import nul_in
 
-Tag = str
+# Checked by _clean_tags (after stripping, with the list's own error location); described
+# here for the OpenAPI document.
+Tag = Annotated[str, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64})]
 
 _MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
+_CUSTOM_DOC = "a JSON object of at most 16 KiB (UTF-8), no NaN or Infinity"
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -85,7 +89,7 @@ class UploadMetadata(StrictModel):
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     is_public: StrictBool = False
     auto_transform: StrictBool = False
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description=_CUSTOM_DOC)
     expires_at: ExpiresAt | None = Field(None, description="in the future; RFC 3339")
 
     _tags = field_validator("tags")(_clean_tags)
@@ -98,7 +102,8 @@ class MetadataUpdate(StrictModel):
 
     description: str | None = Field(None, max_length=4000)
     tags: list[Tag] | None = Field(None, max_length=50, description="null: no tags")
-    custom_fields: dict[str, Any] | None = Field(None, description="null: no custom fields")
+    custom_fields: dict[str, Any] | None = Field(
+        None, description=_CUSTOM_DOC + "; null: no custom fields")
 
     @field_validator("tags")
     @classmethod
@@ -125,6 +130,11 @@ class FileUpdate(StrictModel):
     expires_at: ExpiresAt | None = Field(None, description="in the future; RFC 3339; null: "
                                                            "never expires")
     metadata: MetadataUpdate | None = None
+
+
+class DeleteQuery(BaseModel):
+    permanent: bool = Field(False, description="true: delete the bytes, the row and the "
+                                                 "backup for good; false: to the trash")
 
 
 class ListQuery(StrictModel):
