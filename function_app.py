@@ -11,6 +11,7 @@ from functions import (
     files,
     health,
     maintenance,
+    methods,
     openapi,
     resumable,
     tus,
@@ -31,5 +32,5 @@ configure_telemetry(settings)
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
-                  admin, resumable, tus):
+                  admin, resumable, tus, methods):
     app.register_functions(blueprint.bp)

@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import azure.functions as func
@@ -22,6 +22,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ValidationError
 
 from functions._context import app_context
+from shared.aio import idle_bounded
 from shared.auth import Principal, authenticate
 from shared.errors import (
     ApiError,
@@ -29,12 +30,15 @@ from shared.errors import (
     ServiceUnavailable,
     StorageBackendError,
     Unprocessable,
+    UploadIdleTimeout,
     ValidationFailed,
 )
+from shared.inputs import MAX_JSON_DEPTH, json_too_deep, nul_in
 
 log = logging.getLogger("functions.http")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
+MAX_JSON_BODY = 64 * 1024
 
 # Every HTTP route requires the function key (header x-functions-key), so that the app's own
 # host name never bypasses API Management (its backend sends the key, a Key Vault named
@@ -103,26 +107,99 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
 
 
+def _refuse_nul(value: Any, error: type[ApiError]) -> None:
+    where = nul_in(value)
+    if where is not None:
+        raise error("Text may not contain NUL characters", details={"errors": [
+            {"field": where, "message": "NUL (U+0000) is not allowed"}]})
+
+
 def query_model(req: Request, model: type[M]) -> M:
+    params = dict(req.query_params)
+    _refuse_nul(params, ValidationFailed)
     try:
-        return model.model_validate(dict(req.query_params))
+        return model.model_validate(params)
     except ValidationError as exc:
         raise ValidationFailed("Invalid query parameters",
                                     details={"errors": _errors(exc)}) from exc
 
 
-async def body_model(req: Request, model: type[M], *, max_bytes: int = 64 * 1024) -> M:
-    raw = await req.body()
-    if len(raw) > max_bytes:
-        raise BadRequest("Request body too large", details={"max_bytes": max_bytes})
+def _too_large(max_bytes: int) -> ApiError:
+    # The rest of the body is not read: the connection cannot be reused.
+    return BadRequest("Request body too large", details={"max_bytes": max_bytes},
+                      headers={"Connection": "close"})
+
+
+async def read_limited(req: Request, max_bytes: int) -> bytes:
+    """The request body, read chunk by chunk and abandoned as soon as it passes
+    ``max_bytes`` (a declared Content-Length past it is refused before reading)."""
+    declared = req.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    raw = bytearray()
+    async for chunk in req.stream():
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise _too_large(max_bytes)
+    return bytes(raw)
+
+
+async def body_model(req: Request, model: type[M], *, max_bytes: int = MAX_JSON_BODY) -> M:
+    """A JSON body: bounded in size (read no further than the bound) and in nesting, no NUL
+    in any text, then validated by ``model`` from the JSON text (strict fields stay strict:
+    ``"yes"`` is not a boolean, ``0`` not a date). An empty body is ``{}``."""
+    raw = await read_limited(req, max_bytes)
+    if not raw.strip():
+        raw = b"{}"
+    if json_too_deep(raw):
+        raise BadRequest("Request body nests too deeply",
+                         details={"max_depth": MAX_JSON_DEPTH})
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw)
     except ValueError as exc:
         raise BadRequest("Request body is not valid JSON") from exc
+    _refuse_nul(data, Unprocessable)
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise Unprocessable("Invalid request body", details={"errors": _errors(exc)}) from exc
+
+
+def upload_body(req: Request) -> AsyncIterator[bytes]:
+    """An upload's body, ended with 408 ``UPLOAD_TIMEOUT`` when no bytes arrive for
+    ``UPLOAD_IDLE_TIMEOUT_SECONDS`` (the connection is then closed)."""
+    seconds = app_context().settings.upload_idle_timeout_seconds
+    return idle_bounded(req.stream(), seconds, lambda: UploadIdleTimeout(
+        f"No bytes arrived for {seconds:g} s", details={"idle_timeout_seconds": seconds},
+        headers={"Connection": "close"}))
+
+
+# After a refused upload, the rest of its body is read and dropped, up to this much, so that
+# clients that send the whole body before reading the answer still see the error; past it
+# (or after a stall) the connection is closed instead.
+DRAIN_LIMIT = 4 * 1024**2
+
+
+async def _drained(body: AsyncIterator[bytes], limit: int) -> bool:
+    """Whether the body ended within ``limit`` more bytes."""
+    seen = 0
+    try:
+        async for chunk in body:
+            seen += len(chunk)
+            if seen > limit:
+                return False
+    except Exception:  # the client went away or stalled; nothing left to read
+        return False
+    return True
+
+
+async def after_refusal(req: Request, body: AsyncIterator[bytes], error: ApiError) -> None:
+    """Drain a refused upload's body (at most ``DRAIN_LIMIT``), or have the connection
+    closed after the answer when it cannot be drained."""
+    if isinstance(error, UploadIdleTimeout) \
+            or req.headers.get("expect", "").lower() == "100-continue" \
+            or not await _drained(body, DRAIN_LIMIT):
+        error.headers["Connection"] = "close"
 
 
 def json_response(model: BaseModel | dict, status: int = 200,

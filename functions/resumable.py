@@ -6,8 +6,16 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import KEYED, body_model, endpoint, json_response, principal_of
-from functions.upload import _DRAIN_LIMIT, _drain
+from functions._http import (
+    KEYED,
+    after_refusal,
+    body_model,
+    endpoint,
+    json_response,
+    principal_of,
+    upload_body,
+)
+from shared.errors import ApiError
 from shared.resumable.chunks import ChunkRequest, init_upload, put_chunk, session_status
 from shared.resumable.models import ResumableInit
 
@@ -28,7 +36,7 @@ async def resumable_init(req: Request) -> JSONResponse:
 @endpoint
 async def resumable_chunk(req: Request) -> JSONResponse:
     length = req.headers.get("content-length")
-    body = req.stream()
+    body = upload_body(req)
     try:
         request = ChunkRequest(
             principal=(await principal_of(req)),
@@ -38,9 +46,8 @@ async def resumable_chunk(req: Request) -> JSONResponse:
             content_length=int(length) if length and length.isdigit() else None,
         )
         result = await put_chunk(app_context(), request, body)
-    except Exception:
-        if req.headers.get("expect", "").lower() != "100-continue":
-            await _drain(body, _DRAIN_LIMIT)
+    except ApiError as exc:
+        await after_refusal(req, body, exc)
         raise
     return json_response(result)
 

@@ -10,7 +10,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._context import app_context
-from functions._http import KEYED, Handler, endpoint, principal_of
+from functions._http import KEYED, Handler, endpoint, principal_of, upload_body
 from shared.db import Row
 from shared.errors import MethodNotAllowed
 from shared.resumable.tus import (
@@ -108,7 +108,7 @@ async def tus_create(req: Request) -> Response:
     with_upload = req.headers.get("content-type", "").split(";")[0].strip().lower() \
         == OFFSET_CONTENT_TYPE
     if with_upload or row["file_size"] == 0:  # creation-with-upload; an empty file is done
-        body = req.stream() if with_upload else _empty()
+        body = upload_body(req) if with_upload else _empty()
         row = await create_with_upload(ctx, row, principal, checksum, _length(req), body)
     return Response(status_code=201, headers={**upload_headers(row),
                                               "Location": _location(row["id"])})
@@ -137,5 +137,5 @@ async def tus_upload(req: Request) -> Response:
         principal=principal, upload_id=upload_id, offset=req.headers.get("upload-offset"),
         content_type=req.headers.get("content-type"),
         checksum=req.headers.get("upload-checksum"), content_length=_length(req)),
-        req.stream())
+        upload_body(req))
     return Response(status_code=204, headers=upload_headers(row))

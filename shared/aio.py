@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -84,3 +84,17 @@ class SharedRun(Generic[T]):
             del self._runs[loop]
         if not run.cancelled():
             run.exception()  # retrieved here too: every waiter may have been cancelled
+
+
+async def idle_bounded(body: AsyncIterator[bytes], seconds: float,
+                       on_idle: Callable[[], Exception]) -> AsyncIterator[bytes]:
+    """``body``'s chunks, raising ``on_idle()`` when none arrives for ``seconds``."""
+    iterator = aiter(body)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(iterator), seconds)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise on_idle() from None
+        yield chunk

@@ -78,6 +78,9 @@ RangeNotSatisfiable = _error(
 TooManyRequests = _error(
     "TooManyRequests", 429, "RATE_LIMIT_EXCEEDED", "Upload rate limit exceeded"
 )
+UploadIdleTimeout = _error(
+    "UploadIdleTimeout", 408, "UPLOAD_TIMEOUT", "The upload stalled: no bytes arrived in time"
+)
 StorageBackendError = _error(
     "StorageBackendError", 502, "STORAGE_BACKEND_ERROR", "Backend storage service unavailable"
 )

@@ -15,6 +15,7 @@ from shared.delivery.download import DownloadQuery
 from shared.delivery.stream import StreamQuery
 from shared.distribution.models import PurgeBody, PurgeResponse, StatsQuery, StatsResponse
 from shared.files.models import (
+    DeleteQuery,
     DeleteResponse,
     FileDetailResponse,
     FileListResponse,
@@ -62,9 +63,23 @@ class Operation:
     headers: tuple[tuple[str, bool, str], ...] = ()  # (name, required, description)
     raw_body: str | None = None  # the media type of a body of raw bytes
     description: str = ""
+    body_required: bool = True
 
 
 _FILE_ID = ("file_id",)
+# What /stream (and the CDN origin) read from the request: RFC 9110 ranges and validators.
+_RANGE_HEADERS = (
+    ("Range", False, "bytes=first-last, bytes=first-, bytes=-suffix (several: multipart/"
+                     "byteranges); a malformed one is ignored"),
+    ("If-Range", False, "an ETag or a date: the range only while it still holds"),
+    ("If-None-Match", False, "ETags (or *): 304 when one matches"),
+    ("If-Modified-Since", False, "an HTTP date: 304 when not modified since"),
+    ("If-Match", False, "ETags (or *): 412 when none matches"),
+    ("If-Unmodified-Since", False, "an HTTP date: 412 when modified since"),
+)
+# Ids in paths: the canonical UUID text only (lowercase, hyphenated); any other spelling
+# answers 404.
+UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _REHYDRATING = ("Archived: its rehydration has started; retry after Retry-After seconds",
                 None)
 
@@ -76,7 +91,8 @@ def _edge_operations(kind: str, what: str) -> list[Operation]:
         202: _REHYDRATING, 304: ("Not modified", None), 404: ("Not public, or none", None)}
     return [Operation(method, f"/{kind}/{{file_id}}",
                       f"{what}, as the CDN fetches it ({method.upper()})", responses,
-                      auth=False, path_params=_FILE_ID) for method in ("get", "head")]
+                      auth=False, path_params=_FILE_ID, headers=_RANGE_HEADERS)
+            for method in ("get", "head")]
 
 
 _TUS = "/api/v1/storage/upload/tus"
@@ -176,10 +192,23 @@ OPERATIONS = [
               {200: ("UP or DEGRADED", None), 503: ("A required dependency is down", None)},
               auth=False),
     Operation("post", "/api/v1/storage/upload", "Upload a file (multipart/form-data)",
-              {201: ("Stored", UploadResponse), 409: ("Same bytes already stored", None),
+              {201: ("Stored", UploadResponse),
+               400: ("Malformed multipart (boundary over 256 characters, more than 16 parts, "
+                     "over 64 KiB in parts other than file and metadata, no file part)",
+                     None),
+               408: ("No bytes arrived for UPLOAD_IDLE_TIMEOUT_SECONDS (UPLOAD_TIMEOUT)",
+                     None),
+               409: ("Same bytes already stored", None),
                413: ("Too large or quota exceeded", None), 415: ("Type not allowed", None),
                422: ("Checksum mismatch or invalid metadata", None)},
-              body=UploadMetadata, multipart=True),
+              body=UploadMetadata, multipart=True,
+              headers=(("X-File-Checksum", False, "MD5 hex of the file's bytes: 422 "
+                        "CHECKSUM_MISMATCH when they differ"),),
+              description="The token is checked before any byte of the body is read; a "
+                          "refused upload's body is read at most 4 MiB further (then the "
+                          "connection is closed). The metadata part (at most 64 KiB of "
+                          "JSON): booleans are JSON booleans, expires_at an RFC 3339 date "
+                          "in the future; no text may hold U+0000."),
     Operation("get", "/api/v1/storage/files", "List the caller's files",
               {200: ("A page of files", FileListResponse),
                400: ("Invalid parameters, or a cursor that is not one of this listing", None)},
@@ -187,10 +216,17 @@ OPERATIONS = [
     Operation("get", "/api/v1/storage/files/{file_id}", "A file's details",
               {200: ("The file", FileDetailResponse)}, path_params=_FILE_ID),
     Operation("put", "/api/v1/storage/files/{file_id}", "Update a file's metadata",
-              {200: ("Updated", FileUpdateResponse)}, body=FileUpdate, path_params=_FILE_ID),
+              {200: ("Updated", FileUpdateResponse),
+               400: ("Not JSON, over 64 KiB, or nested deeper than 32", None),
+               422: ("Invalid fields, a past expires_at, or U+0000 in a text", None)},
+              body=FileUpdate, path_params=_FILE_ID, body_required=False,
+              description="Absent fields are left as they are; an empty body changes "
+                          "nothing. null empties project_id, expires_at, description, tags "
+                          "and custom_fields, and leaves original_name and is_public as "
+                          "they are."),
     Operation("delete", "/api/v1/storage/files/{file_id}",
               "Move a file to the trash, or delete it for good with permanent=true",
-              {200: ("Deleted", DeleteResponse)}, path_params=_FILE_ID),
+              {200: ("Deleted", DeleteResponse)}, query=DeleteQuery, path_params=_FILE_ID),
     Operation("post", "/api/v1/storage/files/{file_id}/restore", "Restore a file from the trash",
               {200: ("Restored", RestoreResponse), 410: ("Recovery deadline passed", None)},
               path_params=_FILE_ID),
@@ -205,13 +241,14 @@ OPERATIONS = [
               "Stream a file with RFC 9110 ranges (also HEAD)",
               {200: ("The whole file", None), 206: ("The requested range(s)", None),
                202: _REHYDRATING, 304: ("Not modified", None),
+               412: ("If-Match or If-Unmodified-Since did not hold", None),
                416: ("Range not satisfiable", None)},
-              query=StreamQuery, auth=False, path_params=_FILE_ID),
+              query=StreamQuery, auth=False, path_params=_FILE_ID, headers=_RANGE_HEADERS),
     Operation("head", "/api/v1/storage/stream/{file_id}",
               "The headers a GET of /stream would send, without the body",
               {200: ("Whole file headers", None), 206: ("Range headers", None),
                304: ("Not modified", None)}, query=StreamQuery, auth=False,
-              path_params=_FILE_ID),
+              path_params=_FILE_ID, headers=_RANGE_HEADERS),
     *(op for kind, what in (("files", "A public file"), ("thumbnails", "A public file's thumbnail"),
                             ("previews", "A public file's preview"))
       for op in _edge_operations(kind, what)),
@@ -249,7 +286,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def _operation(op: Operation) -> dict[str, Any]:
     params = [{"name": p, "in": "path", "required": True,
-               "schema": {"type": "string", "format": "uuid"}} for p in op.path_params]
+               "schema": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}}
+              for p in op.path_params]
     if op.query:
         params += _query_parameters(op.query)
     params += [{"name": name, "in": "header", "required": required, "description": text,
@@ -276,7 +314,7 @@ def _operation(op: Operation) -> dict[str, Any]:
                     "file": {"type": "string", "contentMediaType": "application/octet-stream"},
                     "metadata": ref}}}}}
         else:
-            doc["requestBody"] = {"required": True,
+            doc["requestBody"] = {"required": op.body_required,
                                   "content": {"application/json": {"schema": ref}}}
     if op.raw_body is not None:
         doc["requestBody"] = {"required": False, "content": {op.raw_body: {

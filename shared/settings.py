@@ -149,6 +149,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
     # Uploads one instance accepts at once; more get 429 (the platform adds instances).
     max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+    # An upload whose body stops arriving for this long is ended (408, nothing kept).
+    upload_idle_timeout_seconds: float = Field(
+        30, gt=0, le=3600, validation_alias="UPLOAD_IDLE_TIMEOUT_SECONDS")
 
     # Observability (shared/telemetry.py, devhost/metrics.py). LOG_LEVEL: the app's loggers.
     # The connection string is Application Insights' (Entra auth: it holds no secret); the

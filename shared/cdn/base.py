@@ -8,12 +8,13 @@ from the app's routes of the same paths.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from shared.ids import canonical_id
 
 # Edge path segment -> the variant it serves (None: the file itself).
 EDGE_KINDS: dict[str, str | None] = {"files": None, "thumbnails": "thumbnail",
@@ -30,10 +31,8 @@ def parse_edge_path(path: str) -> tuple[str, str] | None:
     parts = path.split("/")
     if len(parts) != 3 or parts[0] or parts[1] not in EDGE_KINDS:
         return None
-    try:
-        return parts[1], str(uuid.UUID(parts[2]))
-    except ValueError:
-        return None
+    file_id = canonical_id(parts[2])
+    return (parts[1], file_id) if file_id else None
 
 
 def url_path(url: str) -> str:

@@ -95,11 +95,11 @@ def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
 
 
 async def stream(ctx: AppContext, principal: Principal | None, file_id: str, method: str,
-                 request_headers: Mapping[str, str], *, variant: str | None = None
-                 ) -> StreamResponse:
+                 request_headers: Mapping[str, str], *, variant: str | None = None,
+                 edge: bool = False) -> StreamResponse:
     """``variant`` (thumbnail, preview): the bytes of that variant of the file, with the
-    file's own access rules."""
-    row = await readable_file(ctx, principal, file_id)
+    file's own access rules. ``edge``: the CDN origin's request (404, never 401)."""
+    row = await readable_file(ctx, principal, file_id, anonymous_404=edge)
     if variant is not None:
         row = {**await variant_row(ctx, row, variant), "is_public": row["is_public"]}
     headers = representation_headers(row)

@@ -9,7 +9,6 @@ still purge; the timer tries the failed ones again (shared/db/edge.py, ``due_pur
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 
 from shared.auth import Principal
@@ -27,6 +26,7 @@ from shared.distribution.models import (
 from shared.errors import NotFound
 from shared.files.edge import cdn_urls, request_purge, send_purge
 from shared.files.service import load_file
+from shared.ids import canonical_id
 
 log = logging.getLogger(__name__)
 # How long each provider takes to drop a URL everywhere (for estimated_completion).
@@ -68,10 +68,7 @@ async def request(ctx: AppContext, principal: Principal, body: PurgeBody) -> Pur
 
 async def status(ctx: AppContext, principal: Principal, purge_id: str) -> PurgeResponse:
     """A purge's progress, for whoever asked it (or an admin)."""
-    try:
-        key: str | None = str(uuid.UUID(purge_id))
-    except ValueError:
-        key = None
+    key = canonical_id(purge_id)
     async with ctx.db.connection() as repo:
         purge = await repo.edge.purge(key) if key else None
     if purge is None or not (principal.is_admin or purge["requested_by"] == principal.user_id):

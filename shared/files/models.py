@@ -6,16 +6,29 @@ The same models validate requests, shape responses and generate the OpenAPI docu
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from shared.db import SortField
+from shared.inputs import nul_in
 
-Tag = str
+# Checked by _clean_tags (after stripping, with the list's own error location); described
+# here for the OpenAPI document.
+Tag = Annotated[str, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64})]
 
 _MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
+_CUSTOM_DOC = "a JSON object of at most 16 KiB (UTF-8), no NaN or Infinity"
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -39,8 +52,33 @@ def _check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    """A date without an offset is read as UTC (never as the database server's zone)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 class StrictModel(BaseModel):
+    """Unknown fields refused, text stripped, and no NUL (U+0000) anywhere: PostgreSQL's
+    text and jsonb cannot hold one."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # After validation: a "before" validator would make pydantic validate JSON input as
+    # Python objects, where strict dates refuse their RFC 3339 strings.
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        where = nul_in(self.model_dump())
+        if where is not None:
+            raise ValueError(f"NUL (U+0000) is not allowed in text ({where})")
+        return self
+
+
+# Booleans and dates are taken only as JSON booleans and RFC 3339 strings: "yes" is not
+# true and 0 is not a date. Dates without an offset are UTC.
+StrictBool = Annotated[bool, Strict()]
+ExpiresAt = Annotated[datetime, Strict(), AfterValidator(_as_utc)]
 
 
 class UploadMetadata(StrictModel):
@@ -49,19 +87,23 @@ class UploadMetadata(StrictModel):
     project_id: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=4000)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    is_public: bool = False
-    auto_transform: bool = False
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
-    expires_at: datetime | None = None
+    is_public: StrictBool = False
+    auto_transform: StrictBool = False
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description=_CUSTOM_DOC)
+    expires_at: ExpiresAt | None = Field(None, description="in the future; RFC 3339")
 
     _tags = field_validator("tags")(_clean_tags)
     _custom = field_validator("custom_fields")(_check_custom_fields)
 
 
 class MetadataUpdate(StrictModel):
+    """Absent fields are left as they are; ``null`` empties a field (no description, no
+    tags, no custom fields)."""
+
     description: str | None = Field(None, max_length=4000)
-    tags: list[Tag] | None = Field(None, max_length=50)
-    custom_fields: dict[str, Any] | None = None
+    tags: list[Tag] | None = Field(None, max_length=50, description="null: no tags")
+    custom_fields: dict[str, Any] | None = Field(
+        None, description=_CUSTOM_DOC + "; null: no custom fields")
 
     @field_validator("tags")
     @classmethod
@@ -75,13 +117,24 @@ class MetadataUpdate(StrictModel):
 
 
 class FileUpdate(StrictModel):
-    """Body of ``PUT /files/{file_id}``; absent fields are left as they are."""
+    """Body of ``PUT /files/{file_id}``; absent fields are left as they are. ``null``
+    clears ``project_id``, ``expires_at`` and the metadata fields, and leaves
+    ``original_name`` and ``is_public`` (which always have a value) as they are."""
 
-    original_name: str | None = Field(None, min_length=1, max_length=255)
-    is_public: bool | None = None
+    original_name: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="sanitised as at upload (path parts, control and bidi characters "
+                    "dropped)")
+    is_public: StrictBool | None = None
     project_id: str | None = Field(None, min_length=1, max_length=255)
-    expires_at: datetime | None = None
+    expires_at: ExpiresAt | None = Field(None, description="in the future; RFC 3339; null: "
+                                                           "never expires")
     metadata: MetadataUpdate | None = None
+
+
+class DeleteQuery(BaseModel):
+    permanent: bool = Field(False, description="true: delete the bytes, the row and the "
+                                                 "backup for good; false: to the trash")
 
 
 class ListQuery(StrictModel):

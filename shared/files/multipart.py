@@ -35,6 +35,11 @@ class PartEnd:
 Event = PartStart | PartData | PartEnd
 
 
+# RFC 2046 allows 70 characters; python-multipart refuses more than 256 (with an error of
+# its own, which must not become a 500).
+MAX_BOUNDARY_CHARS = 256
+
+
 def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
@@ -44,7 +49,10 @@ def boundary_of(content_type: str | None) -> bytes:
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise BadRequest("Content-Type must be multipart/form-data with a boundary",
-                         details={"content_type": content_type or ""})
+                         details={"content_type": (content_type or "")[:300]})
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise BadRequest("The multipart boundary is too long",
+                         details={"max_boundary_chars": MAX_BOUNDARY_CHARS})
     return boundary
 
 
@@ -65,6 +73,7 @@ class MultipartReader:
 
         def on_part_begin() -> None:
             s.headers = {}
+
 
         def on_header_field(data: bytes, start: int, end: int) -> None:
             s.header_field += data[start:end]

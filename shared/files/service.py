@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal
@@ -18,6 +17,8 @@ from shared.errors import (
     NotInTrash,
     QuotaExceeded,
     RecoveryExpired,
+    Unauthorized,
+    Unprocessable,
     ValidationFailed,
 )
 from shared.files import cursor, quotas
@@ -37,17 +38,11 @@ from shared.files.models import (
 )
 from shared.files.urls import file_urls
 from shared.files.visibility import public_access_ended, publicly_readable
+from shared.ids import canonical_id
+from shared.names import sanitize_filename
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _valid_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 def can_read(principal: Principal | None, row: Row, *, allow_public: bool) -> bool:
@@ -63,7 +58,7 @@ async def load_file(repo: Repository, principal: Principal | None, file_id: str,
                     for_update: bool = False) -> Row:
     """The file row if the principal may see it; otherwise 404 (ids cannot be probed)."""
     row = await repo.files.get(file_id, for_update=for_update) \
-        if _valid_uuid(file_id) else None
+        if canonical_id(file_id) else None
     if row is None or not can_read(principal, row, allow_public=allow_public):
         raise NotFound(details={"file_id": file_id})
     if row["deleted_at"] is not None and not include_trashed:
@@ -71,10 +66,21 @@ async def load_file(repo: Repository, principal: Principal | None, file_id: str,
     return row
 
 
-async def readable_file(ctx: AppContext, principal: Principal | None, file_id: str) -> Row:
-    """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
-    async with ctx.db.connection() as repo:
-        row = await load_file(repo, principal, file_id, allow_public=True)
+async def readable_file(ctx: AppContext, principal: Principal | None, file_id: str, *,
+                        anonymous_404: bool = False) -> Row:
+    """The file if this caller may read its bytes (owner, admin, or anyone if public).
+
+    A caller without a token gets 401 for anything that is not a public file, whether the
+    file exists or not (nothing to probe either way); a caller with one gets 404 for a
+    file that is not theirs. ``anonymous_404``: the CDN origin's answer, which never
+    asks for a token."""
+    try:
+        async with ctx.db.connection() as repo:
+            row = await load_file(repo, principal, file_id, allow_public=True)
+    except NotFound:
+        if principal is None and not anonymous_404:
+            raise Unauthorized("A token is needed for files that are not public") from None
+        raise
     # For tiering: batched, and nothing at all when the row says it was used this hour.
     ctx.access.note(ctx.db, row["id"], ctx.clock(), row["last_accessed_at"])
     return row
@@ -144,14 +150,38 @@ async def file_detail(ctx: AppContext, principal: Principal, file_id: str
     )
 
 
-async def update_file(ctx: AppContext, principal: Principal, file_id: str, update: FileUpdate
-                      ) -> FileUpdateResponse:
+def update_changes(update: FileUpdate) -> dict[str, Any]:
+    """The columns a ``PUT`` changes, every value valid for its column: absent fields are
+    not changed; ``null`` leaves ``original_name`` and ``is_public`` as they are (they
+    always have a value) and empties the others (``tags`` [], ``custom_fields`` {});
+    ``original_name`` is sanitised as at upload."""
     changes = update.model_dump(exclude_unset=True, exclude={"metadata"})
     if update.metadata is not None:
         changes |= update.metadata.model_dump(exclude_unset=True)
     for key in ("original_name", "is_public"):
         if key in changes and changes[key] is None:
-            del changes[key]  # these columns are NOT NULL; null means "leave as is"
+            del changes[key]
+    for key, empty in (("tags", []), ("custom_fields", {})):
+        if key in changes and changes[key] is None:
+            changes[key] = empty
+    if "original_name" in changes:
+        changes["original_name"] = sanitize_filename(changes["original_name"])
+    return changes
+
+
+def refuse_past_expiry(expires_at: datetime, now: datetime) -> None:
+    """An expiry must lie ahead: a past one would delete the file at the next timer run."""
+    if expires_at <= now:
+        raise Unprocessable("expires_at must be in the future", details={"errors": [
+            {"field": "expires_at", "message": "must be later than now",
+             "now": now.isoformat()}]})
+
+
+async def update_file(ctx: AppContext, principal: Principal, file_id: str, update: FileUpdate
+                      ) -> FileUpdateResponse:
+    changes = update_changes(update)
+    if changes.get("expires_at") is not None:
+        refuse_past_expiry(changes["expires_at"], ctx.clock())
     async with ctx.db.transaction() as repo:
         before = await load_file(repo, principal, file_id, for_update=True)
         row = await repo.files.update(file_id, changes) if changes else before

@@ -33,6 +33,7 @@ from shared.errors import (
 from shared.files import quotas
 from shared.files.models import FileRecord, UploadMetadata, UploadResponse, UploadStats
 from shared.files.multipart import MultipartReader, PartData, PartEnd, PartStart
+from shared.files.service import refuse_past_expiry
 from shared.files.sink import FileSink, StoredFile
 from shared.files.urls import file_urls
 from shared.media.detect import extension_for, file_type
@@ -40,6 +41,9 @@ from shared.names import sanitize_filename
 from shared.settings import Settings
 
 MAX_METADATA_BYTES = 64 * 1024
+# Parts the upload does not use (a browser form's other fields) are skipped, within bounds.
+MAX_PARTS = 16
+MAX_OTHER_PART_BYTES = 64 * 1024
 # Room for the multipart framing and the metadata part when judging Content-Length.
 _ENVELOPE_BYTES = MAX_METADATA_BYTES + 16 * 1024
 _MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -102,11 +106,15 @@ class _UploadBody:
         self.filename: str | None = None
         self.metadata = bytearray()
         self._current: str | None = None
+        self._parts = 0
+        self._other_bytes = 0
 
     async def consume(self, body: AsyncIterator[bytes]) -> None:
         async for chunk in body:
             for event in self.reader.feed(chunk):
                 await self._on(event)
+            if self.reader.finished:
+                break  # what follows the closing boundary (the epilogue) is not read
         if not self.reader.finished:
             raise BadRequest("Multipart body ended before its closing boundary")
         if self.sink is None:
@@ -115,6 +123,10 @@ class _UploadBody:
     async def _on(self, event: PartStart | PartData | PartEnd) -> None:
         if isinstance(event, PartStart):
             self._current = event.name
+            self._parts += 1
+            if self._parts > MAX_PARTS:
+                raise BadRequest("Too many parts in the multipart body",
+                                 details={"max_parts": MAX_PARTS})
             if event.name == "file":
                 if self.sink is not None:
                     raise BadRequest("Only one 'file' part is accepted",
@@ -131,6 +143,11 @@ class _UploadBody:
                 if len(self.metadata) > MAX_METADATA_BYTES:
                     raise BadRequest("The metadata part is too large",
                                      details={"max_bytes": MAX_METADATA_BYTES})
+            else:  # a part the service does not read: dropped, within a bound
+                self._other_bytes += len(event.data)
+                if self._other_bytes > MAX_OTHER_PART_BYTES:
+                    raise BadRequest("Too many bytes in parts other than 'file' and "
+                                     "'metadata'", details={"max_bytes": MAX_OTHER_PART_BYTES})
         else:
             self._current = None
 
@@ -180,6 +197,8 @@ async def _upload(ctx: AppContext, request: UploadRequest, body: AsyncIterator[b
         sink = parsed.sink
         assert sink is not None
         metadata = _parse_metadata(bytes(parsed.metadata))
+        if metadata.expires_at is not None:
+            refuse_past_expiry(metadata.expires_at, ctx.clock())
         md5_hex, sha256_hex, md5_raw = await sink.finish()
         if expected_md5 and expected_md5 != md5_hex:
             raise ChecksumMismatch(details={"expected_md5": expected_md5, "actual_md5": md5_hex})

@@ -11,6 +11,8 @@ SHA-256 differs, the owner already has these bytes) removes the object and ends 
 
 from __future__ import annotations
 
+import json
+
 from shared.auth import Principal
 from shared.context import AppContext
 from shared.crypto import frames
@@ -112,7 +114,7 @@ async def _record(ctx: AppContext, principal: Principal, session: Row) -> Row:
                                        expect={"state": "open"})
 
         return await record_upload(ctx, principal, stored, session["original_name"] or None,
-                                   UploadMetadata.model_validate(session["metadata"]),
+                                   UploadMetadata.model_validate_json(json.dumps(session["metadata"])),
                                    None, digests, reserved=True, also=mark_completed)
     except ApiError as exc:  # a refusal: the session ends and its object goes
         if exc.status >= 500:

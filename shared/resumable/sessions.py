@@ -35,7 +35,9 @@ from shared.errors import (
 from shared.files import quotas
 from shared.files.content import data_key, new_envelope
 from shared.files.models import UploadMetadata
+from shared.files.service import refuse_past_expiry
 from shared.files.sink import checked_type, normalised_type, object_path
+from shared.ids import canonical_id
 from shared.media.detect import OCTET_STREAM
 from shared.resumable.stager import Target
 
@@ -69,6 +71,8 @@ def grant_chunk_size(ctx: AppContext, file_size: int, requested: int | None) -> 
 
 
 def _refuse_early(ctx: AppContext, new: NewSession, declared: str) -> None:
+    if new.metadata.expires_at is not None:
+        refuse_past_expiry(new.metadata.expires_at, ctx.clock())
     limit = ctx.settings.max_resumable_file_size
     if new.file_size > limit:
         raise FileTooLarge(details={"file_size_bytes": new.file_size, "max_size_bytes": limit})
@@ -124,18 +128,11 @@ async def open_session(ctx: AppContext, new: NewSession) -> Row:
         raise
 
 
-def _uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
-
-
 async def load_session(ctx: AppContext, principal: Principal, session_id: str,
                        protocol: Protocol) -> Row:
     """The caller's session, open or completed: 404 for an unknown id, another user's
     session or one the client terminated; 410 for one that expired or was refused."""
-    key = _uuid(session_id)
+    key = canonical_id(session_id)
     row = None
     if key is not None:
         async with ctx.db.connection() as repo:

@@ -27,6 +27,7 @@ OPTIONAL = {
     "SIGNED_URL_EXPIRES": "default from shared/settings.py; extraAppSettings can change it",
     "UPLOAD_BLOCK_SIZE": "tuning; the default suits Azure Blob",
     "MAX_CONCURRENT_UPLOADS": "tuning; default per instance, the platform adds instances",
+    "UPLOAD_IDLE_TIMEOUT_SECONDS": "tuning; default (30 s) from shared/settings.py, extraAppSettings can change it",
     "STREAM_MAX_OPEN_RANGE": "tuning; the default suits browsers and players",
     "HEALTH_CACHE_SECONDS": "tuning; default (5 s) from shared/settings.py, extraAppSettings can change it",
     "AZURE_FUNCTIONS_ENVIRONMENT": "unset in Azure is Production (the host's default); only Development, set locally by func start and the devhost, accepts the development JWT secret",

@@ -25,7 +25,9 @@ def openapi() -> dict:
 def _http(registered_functions):
     for function in registered_functions:
         trigger = function["bindings"][0]
-        if trigger["type"] == "httpTrigger":
+        # The method fallbacks only refuse (405, 404): no operation of the API.
+        if trigger["type"] == "httpTrigger" and \
+                not function["name"].startswith("method_fallback_"):
             yield function["name"], trigger
 
 

@@ -28,3 +28,20 @@ def test_a_refused_upload_is_never_backed_up(upload, user, stores):
 
 def _state(stores, path: str) -> str:
     return stores.sql("SELECT state FROM file_backups WHERE file_path = %s", (path,))[0]["state"]
+
+
+def test_an_empty_file_is_stored_and_backed_up(api, auth_headers, upload, user, stores,
+                                               wait_for):
+    """Issue 6, item 13: an empty file's backup copy failed (InvalidRange) at every run."""
+    response = upload(user, b"", filename="vide.txt", mime="text/plain")
+    assert response.status_code == 201, response.text
+    record = response.json()["file"]
+    assert record["size_bytes"] == 0
+    path = record["file_path"]
+    wait_for(lambda: _state(stores, path) == "done", what="backup of an empty file")
+    row = stores.sql("SELECT * FROM file_backups WHERE file_path = %s", (path,))[0]
+    assert row["checksum_sha256"] == hashlib.sha256(b"").hexdigest()
+    assert row["attempts"] == 1 and row["last_error"] is None
+    assert stores.s3_bytes(path) == b""
+    streamed = api.get(f"/api/v1/storage/stream/{record['id']}", headers=auth_headers(user))
+    assert streamed.status_code == 200 and streamed.content == b""

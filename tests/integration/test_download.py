@@ -68,7 +68,8 @@ def test_bad_parameters_are_400(api, auth_headers, user, stored):
 
 def test_private_files_are_404_to_everyone_else(api, auth_headers, user, stored):
     file_id, _ = stored
-    assert_error(api.get(f"{DOWNLOAD}/{file_id}"), 404, "NOT_FOUND")
+    # no token: 401 (whether the file exists or not); another user's token: 404
+    assert_error(api.get(f"{DOWNLOAD}/{file_id}"), 401, "UNAUTHORIZED")
     assert_error(api.get(f"{DOWNLOAD}/{file_id}", headers=auth_headers(f"{user}-x")), 404,
                  "NOT_FOUND")
     assert api.get(f"{DOWNLOAD}/{file_id}", headers=auth_headers("boss", "admin")
@@ -87,7 +88,7 @@ def test_public_files_need_no_token(api, auth_headers, upload, user):
     assert httpx.get(response.headers["Location"]).content == content
     api.put(f"/api/v1/storage/files/{file_id}", headers=auth_headers(user),
             json={"is_public": False})
-    assert_error(api.get(f"{DOWNLOAD}/{file_id}"), 404, "NOT_FOUND")
+    assert_error(api.get(f"{DOWNLOAD}/{file_id}"), 401, "UNAUTHORIZED")
 
 
 def test_trashed_files_cannot_be_downloaded(api, auth_headers, user, stored):

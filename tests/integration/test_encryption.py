@@ -111,3 +111,22 @@ def test_tampered_ciphertext_is_never_served(sealed, auth_headers, user, encrypt
                         headers={**auth_headers(user), "Range": f"bytes={FRAME_SIZE}-"
                                                                  f"{FRAME_SIZE + 9}"})
     assert intact.status_code == 206
+
+
+def test_an_empty_sealed_file_is_backed_up_and_streams(api, sealed, auth_headers, user, stores,
+                                                       wait_for):
+    """Issue 6, item 13: an empty file's backup copy must not fail (InvalidRange). (``api``:
+    the session's main devhost, whose blob trigger backs up every blob.)"""
+    response = sealed.post("/api/v1/storage/upload", headers=auth_headers(user),
+                           files={"file": ("vide.txt", b"", "text/plain")})
+    assert response.status_code == 201, response.text
+    record = response.json()["file"]
+    path = record["file_path"]
+    wait_for(lambda: stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
+                                (path,))[0]["state"] == "done", what="backup")
+    assert stores.s3_bytes(path) == stores.blob_bytes(path)
+    streamed = sealed.get(f"{STREAM}/{record['id']}", headers=auth_headers(user))
+    assert streamed.status_code == 200 and streamed.content == b""
+    downloaded = sealed.get(f"/api/v1/storage/download/{record['id']}",
+                            headers=auth_headers(user))
+    assert downloaded.status_code == 200 and downloaded.content == b""

@@ -140,7 +140,7 @@ def test_a_hostile_entity_tag_list_does_not_hold_the_worker(api, auth_headers, u
 def test_public_files_stream_to_anyone_private_ones_to_owner_and_admin(
         api, auth_headers, upload, user, plain_file):
     file_id, _ = plain_file
-    assert_error(api.get(f"{STREAM}/{file_id}"), 404, "NOT_FOUND")
+    assert_error(api.get(f"{STREAM}/{file_id}"), 401, "UNAUTHORIZED")  # no token
     assert_error(api.get(f"{STREAM}/{file_id}", headers=auth_headers(f"{user}-x")), 404,
                  "NOT_FOUND")
     assert api.get(f"{STREAM}/{file_id}", headers=auth_headers("a", "admin")).status_code == 200

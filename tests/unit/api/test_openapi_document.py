@@ -186,3 +186,38 @@ def test_json_bodies_reference_their_models(doc: dict[str, Any]) -> None:
     listed = doc["paths"]["/api/v1/storage/files"]["get"]["responses"]["200"]
     page = resolve(doc, listed["content"]["application/json"]["schema"]["$ref"])
     assert {"files", "pagination", "storage_usage"} <= set(page["required"])
+
+
+def _params(doc: dict[str, Any], path: str, method: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in doc["paths"][path][method]["parameters"]}
+
+
+def test_the_document_names_what_the_service_reads(doc: dict[str, Any]) -> None:
+    """Issue 6, item 13: permanent on DELETE, Range and If-* on stream, X-File-Checksum."""
+    files = "/api/v1/storage/files/{file_id}"
+    permanent = _params(doc, files, "delete")["permanent"]
+    assert permanent["in"] == "query" and permanent["schema"]["type"] == "boolean"
+    for method in ("get", "head"):
+        for path in ("/api/v1/storage/stream/{file_id}", "/files/{file_id}"):
+            headers = {n for n, p in _params(doc, path, method).items() if p["in"] == "header"}
+            assert {"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match",
+                    "If-Unmodified-Since"} <= headers, (method, path)
+    assert _params(doc, "/api/v1/storage/upload", "post")["X-File-Checksum"]["in"] == "header"
+    assert "408" in doc["paths"]["/api/v1/storage/upload"]["post"]["responses"]
+
+
+def test_put_body_is_optional_and_ids_are_canonical(doc: dict[str, Any]) -> None:
+    put = doc["paths"]["/api/v1/storage/files/{file_id}"]["put"]
+    assert put["requestBody"]["required"] is False
+    pattern = _params(doc, "/api/v1/storage/files/{file_id}", "get")["file_id"]["schema"]
+    assert pattern["pattern"].startswith("^[0-9a-f]{8}-")
+
+
+def test_constraints_are_documented(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    tags = schemas["UploadMetadata"]["properties"]["tags"]
+    assert tags["items"] == {"type": "string", "minLength": 1, "maxLength": 64}
+    assert tags["maxItems"] == 50
+    update = schemas["FileUpdate"]["properties"]
+    assert any(o.get("maxLength") == 255 for o in update["original_name"]["anyOf"])
+    assert "16 KiB" in schemas["UploadMetadata"]["properties"]["custom_fields"]["description"]

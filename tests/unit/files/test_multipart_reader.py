@@ -278,3 +278,17 @@ def test_malformed_body_is_a_bad_request(body: bytes) -> None:
     assert info.value.status == 400
     assert info.value.details.get("reason")
     assert not reader.finished
+
+
+def test_a_boundary_past_256_characters_is_a_bad_request() -> None:
+    with pytest.raises(BadRequest, match="boundary is too long"):
+        MultipartReader("multipart/form-data; boundary=" + "b" * 257)
+    MultipartReader("multipart/form-data; boundary=" + "b" * 256)
+
+
+def test_a_parts_headers_are_bounded() -> None:
+    """python-multipart bounds a header's size (and the reader, their number)."""
+    reader = MultipartReader(CONTENT_TYPE)
+    with pytest.raises(BadRequest, match="Malformed"):
+        reader.feed(DELIMITER + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                    + b"a" * 9000)

@@ -22,6 +22,7 @@ from shared.errors import (
     NotInTrash,
     QuotaExceeded,
     RecoveryExpired,
+    Unauthorized,
 )
 from shared.files import service
 from shared.files.models import FileUpdate, ListQuery
@@ -242,5 +243,7 @@ async def test_public_files_are_readable_by_anyone_until_trashed() -> None:
     file_id = await add(ctx, "a.txt", is_public=True)
     assert (await service.readable_file(ctx, None, file_id))["id"] == file_id
     await service.delete_file(ctx, ALICE, file_id, permanent=False)
-    with pytest.raises(NotFound):
+    with pytest.raises(Unauthorized):  # no token: 401 for anything not public
         await service.readable_file(ctx, None, file_id)
+    with pytest.raises(NotFound):  # the CDN origin never asks for a token
+        await service.readable_file(ctx, None, file_id, anonymous_404=True)
