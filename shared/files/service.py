@@ -16,7 +16,6 @@ from shared.errors import (
     Forbidden,
     NotFound,
     NotInTrash,
-    QuotaExceeded,
     RecoveryExpired,
 )
 from shared.files import quotas
@@ -158,10 +157,10 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
     async with ctx.db.transaction() as repo:
         row = await load_file(repo, principal, file_id, include_trashed=permanent,
                               for_update=True)
-        live = row["deleted_at"] is None
-        if live:
-            await repo.usage.release(row["user_id"], row["size_bytes"])
+        # The trash counts against the quota until it is purged (otherwise upload, trash,
+        # repeat would store without limit): only a permanent deletion frees the bytes.
         if permanent:
+            await repo.usage.release(row["user_id"], row["size_bytes"])
             await repo.backups.mark_for_deletion(row["file_path"])
             await repo.files.delete(file_id)
             deadline = None
@@ -171,10 +170,11 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
     await public_access_ended(ctx, row, "deleted" if permanent else "trashed")
     if permanent:
         await delete_stored_bytes(ctx, row)
-    freed = row["size_bytes"] if live else 0
+    freed = row["size_bytes"] if permanent else 0
     message = (
         "File permanently deleted." if permanent else
-        f"File moved to trash. Can be recovered within {settings.trash_retention_days} days."
+        f"File moved to trash. Can be recovered within {settings.trash_retention_days} days;"
+        " it counts against the quota until it is purged."
     )
     return DeleteResponse(file_id=file_id, permanent=permanent, recovery_deadline=deadline,
                           storage_freed_bytes=freed, message=message)
@@ -205,14 +205,7 @@ async def restore_file(ctx: AppContext, principal: Principal, file_id: str
             if row["recovery_deadline"] and row["recovery_deadline"] < ctx.clock():
                 raise RecoveryExpired(details={"recovery_deadline": row["recovery_deadline"]
                                          .isoformat()})
-            # The owner restores within their quota; an admin restoring is not bounded.
-            quota = quotas.quota_for(principal, ctx.settings)
-            if await repo.usage.reserve(row["user_id"], row["size_bytes"], quota) is None:
-                used = await repo.usage.used_bytes(row["user_id"])
-                raise QuotaExceeded(details={
-                    "file_size_bytes": row["size_bytes"],
-                    "user_quota_remaining": quotas.remaining(quota, used),
-                })
+            # Its bytes never left the quota (the trash counts): nothing to reserve again.
             row = await repo.files.update(file_id,
                                           {"deleted_at": None, "recovery_deadline": None})
     except DuplicateKey as exc:
