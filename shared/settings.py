@@ -27,6 +27,7 @@ DEV_ACCOUNT_KEY = (
 # development, and neither is any secret shorter than HS256's own 32-byte key size.
 DEV_JWT_SECRET = "dev-secret-change-me-please-32-bytes!"
 MIN_JWT_SECRET_BYTES = 32
+MAX_SAS_SECONDS = 15 * 60
 
 
 def parse_size(value: str | int) -> int:
@@ -112,7 +113,9 @@ class Settings(BaseSettings):
     quota_user_bytes: int = Field(5 * 1024**3, validation_alias="QUOTA_USER_BYTES")
     quota_premium_bytes: int = Field(50 * 1024**3, validation_alias="QUOTA_PREMIUM_BYTES")
     trash_retention_days: int = Field(30, validation_alias="TRASH_RETENTION_DAYS")
-    signed_url_expires: int = Field(3600, validation_alias="SIGNED_URL_EXPIRES")
+    # A SAS lives SIGNED_URL_EXPIRES seconds, never more than MAX_SAS_SECONDS (a SAS cannot
+    # be revoked: making the file private or trashing it ends access only when it expires).
+    signed_url_expires: int = Field(3600, ge=60, validation_alias="SIGNED_URL_EXPIRES")
     # Azure blocks: fewer, larger ones are faster (Azurite pays per request); 8 MiB blocks keep
     # an upload's memory near 24 MiB whatever the file size.
     upload_block_size: int = Field(8 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
@@ -248,6 +251,11 @@ class Settings(BaseSettings):
                     "(AZURE_FUNCTIONS_ENVIRONMENT=Development); in Azure set JWT_JWKS_URL, "
                     "JWT_ISSUER and JWT_AUDIENCE")
         return self
+
+    @property
+    def sas_lifetime(self) -> int:
+        """Seconds a signed URL lives: SIGNED_URL_EXPIRES capped at 15 minutes."""
+        return min(self.signed_url_expires, MAX_SAS_SECONDS)
 
     @property
     def local_development(self) -> bool:

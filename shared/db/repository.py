@@ -63,6 +63,9 @@ class FileListing:
     descending: bool = True
     limit: int = 20
     offset: int = 0
+    # Files whose expires_at is at or before this instant are gone for readers (the timer
+    # deletes them later); None lists them too.
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)

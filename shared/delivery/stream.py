@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -44,16 +45,47 @@ class StreamResponse:
     length: int = 0
 
 
-def representation_headers(row: Row, *, disposition: str = "inline",
-                           filename: str | None = None) -> dict[str, str]:
+# Shared caches in front of the API (not the CDN, whose URLs are purged) may keep a public
+# file's answer this long: it stops being served within a minute of being made private,
+# trashed or expired.
+API_SHARED_MAX_AGE = 60
+PRIVATE_CACHE = "private, max-age=0, must-revalidate"
+
+
+def seconds_left(row: Row, now: datetime) -> int | None:
+    """Whole seconds until the file's ``expires_at`` (None: it does not expire)."""
+    expires_at = row.get("expires_at")
+    return None if expires_at is None else max(int((expires_at - now).total_seconds()), 0)
+
+
+def public_cache(row: Row, now: datetime, *, max_age: int,
+                 shared_max_age: int = API_SHARED_MAX_AGE) -> str:
+    """Cache-Control of an answer about a public file: never past its ``expires_at``."""
+    left = seconds_left(row, now)
+    if left is None:
+        return f"public, max-age={max_age}, s-maxage={shared_max_age}"
+    # No stale copy either (a CDN's grace period) once the file has expired.
+    max_age, shared_max_age = min(max_age, left), min(shared_max_age, left)
+    return (f"public, max-age={max_age}, s-maxage={shared_max_age},"
+            " stale-while-revalidate=0, stale-if-error=0")
+
+
+def representation_headers(row: Row, now: datetime, *, disposition: str = "inline",
+                           filename: str | None = None,
+                           cache_ages: tuple[int, int] = (3600, API_SHARED_MAX_AGE)
+                           ) -> dict[str, str]:
     """Headers every response carrying (or describing) the file's bytes sends.
 
     Types a browser could execute (HTML, SVG, XML, JavaScript) are always attachments; they
     and PDFs are sandboxed. The name always ends in an extension of the stored type.
+    Private files are ``Cache-Control: private``; public ones may stay in a shared cache
+    for a minute at most (never past ``expires_at``).
     """
     mime = row["mime_type"]
     kind = "attachment" if must_download(mime) else disposition
-    cache = "public, max-age=3600" if row["is_public"] else "private, max-age=0, must-revalidate"
+    max_age, shared_max_age = cache_ages
+    cache = (public_cache(row, now, max_age=max_age, shared_max_age=shared_max_age)
+             if row["is_public"] else PRIVATE_CACHE)
     name = download_name(filename or row["original_name"], mime)
     headers = {
         "Accept-Ranges": "bytes",
@@ -95,14 +127,16 @@ def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
 
 
 async def stream(ctx: AppContext, principal: Principal | None, file_id: str, method: str,
-                 request_headers: Mapping[str, str], *, variant: str | None = None
-                 ) -> StreamResponse:
+                 request_headers: Mapping[str, str], *, variant: str | None = None,
+                 cache_ages: tuple[int, int] = (3600, API_SHARED_MAX_AGE)) -> StreamResponse:
     """``variant`` (thumbnail, preview): the bytes of that variant of the file, with the
-    file's own access rules."""
+    file's own access rules. ``cache_ages``: (max-age, s-maxage) of a public file's answer,
+    never past its ``expires_at``."""
     row = await readable_file(ctx, principal, file_id)
     if variant is not None:
-        row = {**await variant_row(ctx, row, variant), "is_public": row["is_public"]}
-    headers = representation_headers(row)
+        row = {**await variant_row(ctx, row, variant), "is_public": row["is_public"],
+               "expires_at": row["expires_at"]}  # the source's rules, its lifetime too
+    headers = representation_headers(row, ctx.clock(), cache_ages=cache_ages)
     etag, last_modified = headers["ETag"], row["created_at"]
     verdict = conditional.evaluate(
         method, etag=etag, last_modified=last_modified,

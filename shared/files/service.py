@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal
@@ -56,15 +56,24 @@ def can_read(principal: Principal | None, row: Row, *, allow_public: bool) -> bo
     return principal.is_admin or row["user_id"] == principal.user_id
 
 
+def expired(row: Row, now: datetime) -> bool:
+    """Past its ``expires_at``: gone for every reader at once, though the timer deletes
+    its row and bytes only at its next run."""
+    return row.get("expires_at") is not None and row["expires_at"] <= now
+
+
 async def load_file(repo: Repository, principal: Principal | None, file_id: str, *,
                     allow_public: bool = False, include_trashed: bool = False,
-                    for_update: bool = False) -> Row:
-    """The file row if the principal may see it; otherwise 404 (ids cannot be probed)."""
+                    for_update: bool = False, now: datetime | None = None) -> Row:
+    """The file row if the principal may see it; otherwise 404 (ids cannot be probed).
+    With ``now``, a file past its ``expires_at`` is 404 too (every read path passes it)."""
     row = await repo.files.get(file_id, for_update=for_update) \
         if _valid_uuid(file_id) else None
     if row is None or not can_read(principal, row, allow_public=allow_public):
         raise NotFound(details={"file_id": file_id})
     if row["deleted_at"] is not None and not include_trashed:
+        raise NotFound(details={"file_id": file_id})
+    if now is not None and expired(row, now):
         raise NotFound(details={"file_id": file_id})
     return row
 
@@ -72,7 +81,7 @@ async def load_file(repo: Repository, principal: Principal | None, file_id: str,
 async def readable_file(ctx: AppContext, principal: Principal | None, file_id: str) -> Row:
     """The file if this caller may read its bytes (owner, admin, or anyone if public)."""
     async with ctx.db.connection() as repo:
-        row = await load_file(repo, principal, file_id, allow_public=True)
+        row = await load_file(repo, principal, file_id, allow_public=True, now=ctx.clock())
     # For tiering: batched, and nothing at all when the row says it was used this hour.
     ctx.access.note(ctx.db, row["id"], ctx.clock(), row["last_accessed_at"])
     return row
@@ -92,11 +101,11 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
                         bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
-def _listing(owner: str, query: ListQuery) -> FileListing:
+def _listing(owner: str, query: ListQuery, now: datetime) -> FileListing:
     return FileListing(owner=owner, trashed=query.trashed, project_id=query.project_id,
                        file_type=query.file_type, search=query.search, sort=query.sort,
                        descending=query.order == "desc", limit=query.limit,
-                       offset=(query.page - 1) * query.limit)
+                       offset=(query.page - 1) * query.limit, now=now)
 
 
 async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
@@ -106,7 +115,7 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
-        rows, total = await repo.files.page(_listing(owner, query))
+        rows, total = await repo.files.page(_listing(owner, query, ctx.clock()))
         ids = [r["id"] for r in rows]
         metadata = await repo.files.metadata_for(ids)
         variants = await repo.edge.variants([r["id"] for r in rows if publicly_readable(r)])
@@ -123,7 +132,8 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
 async def file_detail(ctx: AppContext, principal: Principal, file_id: str
                       ) -> FileDetailResponse:
     async with ctx.db.connection() as repo:
-        row = await load_file(repo, principal, file_id, include_trashed=True)
+        row = await load_file(repo, principal, file_id, include_trashed=True,
+                              now=ctx.clock())
         metadata = (await repo.files.metadata_for([file_id])).get(file_id, {})
         transformations = await repo.files.transformations_for(file_id)
         variants = (await repo.edge.variants([file_id])).get(file_id, {})

@@ -40,6 +40,9 @@ def _where(listing: FileListing) -> tuple[sql.Composable, dict[str, Any]]:
             clauses.append(sql.SQL("{} = {}").format(sql.Identifier(column),
                                                      sql.Placeholder(column)))
             params[column] = value
+    if listing.now is not None:
+        clauses.append(sql.SQL("(expires_at IS NULL OR expires_at > %(now)s)"))
+        params["now"] = listing.now
     if listing.owner is not None:
         clauses.append(sql.SQL("user_id = %(owner)s"))
         params["owner"] = listing.owner
