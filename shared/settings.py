@@ -136,8 +136,23 @@ class Settings(BaseSettings):
     # headers, never cookies, so no credentials ride along).
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
-    # Uploads one instance accepts at once; more get 429 (the platform adds instances).
-    max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+    # Upload admission (shared/limits): each instance admits uploads by the memory they may
+    # hold (their length, at most three blocks) within UPLOAD_MEMORY_BUDGET, and at most
+    # MAX_CONCURRENT_UPLOADS at once; each user may have MAX_USER_CONCURRENT_UPLOADS uploads
+    # (or chunks) in progress and start MAX_USER_UPLOADS_PER_MINUTE uploads (or sessions) a
+    # minute, counted across instances through Redis when REDIS_URL is set (Azure Cache for
+    # Redis: rediss://:<key>@<name>.redis.cache.windows.net:6380/0), in-process otherwise.
+    # A slot is a lease of UPLOAD_LEASE_SECONDS, renewed while its upload runs.
+    max_concurrent_uploads: int = Field(100, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+    upload_memory_budget: Annotated[int, BeforeValidator(parse_size)] = Field(
+        256 * 1024**2, ge=1024**2, validation_alias="UPLOAD_MEMORY_BUDGET")
+    max_user_concurrent_uploads: int = Field(8, ge=1,
+                                             validation_alias="MAX_USER_CONCURRENT_UPLOADS")
+    max_user_uploads_per_minute: int = Field(120, ge=1,
+                                             validation_alias="MAX_USER_UPLOADS_PER_MINUTE")
+    upload_lease_seconds: float = Field(60, ge=3, le=3600,
+                                        validation_alias="UPLOAD_LEASE_SECONDS")
+    redis_url: str = Field("", validation_alias="REDIS_URL")
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")

@@ -37,6 +37,7 @@ from shared.resumable.models import (
 )
 from shared.resumable.sessions import (
     NewSession,
+    admit_chunk,
     dek_of,
     judge_type,
     load_session,
@@ -122,7 +123,8 @@ async def put_chunk(ctx: AppContext, request: ChunkRequest, body: AsyncIterator[
     async with ctx.db.connection() as repo:
         held = await repo.sessions.part(row["id"], index)
     if held is None:
-        md5, held = await _receive(ctx, row, index, declared, body)
+        async with admit_chunk(ctx, request.principal, length):
+            md5, held = await _receive(ctx, row, index, declared, body)
     else:
         md5 = await _md5_of(body, index, length)
         if declared is not None and declared != md5:

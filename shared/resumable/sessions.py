@@ -13,6 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from shared.files import quotas
 from shared.files.content import data_key, new_envelope
 from shared.files.models import UploadMetadata
 from shared.files.sink import checked_type, normalised_type, object_path
+from shared.limits import UploadKind, admit_upload, memory_need
 from shared.media.detect import OCTET_STREAM
 from shared.resumable.stager import Target
 
@@ -78,9 +80,25 @@ def _refuse_early(ctx: AppContext, new: NewSession, declared: str) -> None:
 
 
 async def open_session(ctx: AppContext, new: NewSession) -> Row:
+    """A new session counts as one new upload in the user's minute (shared/limits); its
+    chunks then count only against the user's uploads in progress and the memory budget."""
+    _refuse_early(ctx, new, normalised_type(new.declared_type))
+    async with admit_upload(ctx.uploads, ctx.settings, new.principal.user_id,
+                            need=memory_need(ctx.settings, 0), kind=UploadKind.NEW):
+        return await _open_session(ctx, new)
+
+
+def admit_chunk(ctx: AppContext, principal: Principal, length: int | None
+                ) -> AbstractAsyncContextManager[None]:
+    """Admission of one chunk (or tus PATCH) of ``length`` bytes: a slot among the user's
+    uploads in progress and its memory, for as long as the request runs."""
+    return admit_upload(ctx.uploads, ctx.settings, principal.user_id,
+                        need=memory_need(ctx.settings, length), kind=UploadKind.CHUNK)
+
+
+async def _open_session(ctx: AppContext, new: NewSession) -> Row:
     principal, settings = new.principal, ctx.settings
     declared = normalised_type(new.declared_type)
-    _refuse_early(ctx, new, declared)
     quota = quotas.quota_for(principal, settings)
     async with ctx.db.connection() as repo:
         if new.checksum_sha256:

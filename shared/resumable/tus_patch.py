@@ -35,6 +35,7 @@ from shared.errors import (
 from shared.media.detect import SNIFF_BYTES, normalise
 from shared.resumable.complete import complete_locked
 from shared.resumable.sessions import (
+    admit_chunk,
     dek_of,
     end_session,
     exclusively,
@@ -88,7 +89,8 @@ async def patch(ctx: AppContext, request: Patch, body: AsyncIterator[bytes]) -> 
         return await write_at(ctx, request.principal, row["id"], offset, checksum,
                               request.content_length, body)
 
-    result: Row = await exclusively(ctx, row["id"], locked)
+    async with admit_chunk(ctx, request.principal, request.content_length):
+        result: Row = await exclusively(ctx, row["id"], locked)
     return result
 
 
@@ -102,7 +104,8 @@ async def create_with_upload(ctx: AppContext, row: Row, principal: Principal,
         return await write_at(ctx, principal, row["id"], 0, checksum, content_length, body)
 
     try:
-        result: Row = await exclusively(ctx, row["id"], locked)
+        async with admit_chunk(ctx, principal, content_length):
+            result: Row = await exclusively(ctx, row["id"], locked)
     except ApiError as exc:
         if exc.status < 500:
             await end_session(ctx, row, "aborted", exc.code.lower())
