@@ -156,6 +156,10 @@ class Settings(BaseSettings):
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")
+    # true (the Bicep deployment sets it): with no active key (ENCRYPTION_KEY or a Key Vault
+    # key), uploads answer 503 SERVICE_UNAVAILABLE instead of storing plaintext; files stored
+    # before stay readable.
+    encryption_required: bool = Field(False, validation_alias="ENCRYPTION_REQUIRED")
     encryption_previous_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEYS"
     )

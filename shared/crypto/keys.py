@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -124,7 +126,15 @@ class KeyVaultKeyWrapper:
 class KeyRing:
     """The active wrapper (for new DEKs) and the previous ones (to read older files)."""
 
-    def __init__(self, active: KeyWrapper | None, previous: Sequence[KeyWrapper] = ()) -> None:
+    # Unwrapped data keys are kept briefly (a Key Vault unwrap is a network call): at most
+    # CACHE_SIZE of them, each for CACHE_SECONDS after it was unwrapped.
+    CACHE_SIZE = 1024
+    CACHE_SECONDS = 300.0
+
+    def __init__(self, active: KeyWrapper | None, previous: Sequence[KeyWrapper] = (),
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache: OrderedDict[tuple[str, bytes], tuple[float, bytes]] = OrderedDict()
+        self._clock = clock
         self._active = active
         self._by_id: dict[str, KeyWrapper] = {}
         for wrapper in [*previous, *([active] if active else [])]:
@@ -167,7 +177,17 @@ class KeyRing:
         wrapper = self._by_id.get(key_id)
         if wrapper is None:
             raise UnknownKeyError(f"no configured key has id {key_id!r}")
-        return wrapper.unwrap(wrapped)
+        now, entry = self._clock(), (key_id, bytes(wrapped))
+        cached = self._cache.get(entry)
+        if cached is not None and cached[0] > now:
+            self._cache.move_to_end(entry)
+            return cached[1]
+        dek = wrapper.unwrap(wrapped)
+        self._cache[entry] = (now + self.CACHE_SECONDS, dek)
+        self._cache.move_to_end(entry)
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return dek
 
     def __repr__(self) -> str:
         return f"KeyRing(active={self.active_key_id!r}, keys={sorted(self._by_id)!r})"

@@ -26,7 +26,7 @@ from shared.delivery.disposition import (
     needs_sandbox,
 )
 from shared.errors import PreconditionFailed, RangeNotSatisfiable
-from shared.files.content import read_plain
+from shared.files.content import file_key, read_plain
 from shared.files.edge import variant_row
 from shared.files.service import readable_file
 from shared.files.tiers import ensure_readable
@@ -101,28 +101,32 @@ def representation_headers(row: Row, now: datetime, *, disposition: str = "inlin
 
 
 async def _multipart_body(ctx: AppContext, row: Row,
-                          parts: list[tuple[bytes, ranges.ByteRange]], trailer: bytes
-                          ) -> AsyncIterator[bytes]:
+                          parts: list[tuple[bytes, ranges.ByteRange]], trailer: bytes,
+                          dek: bytes | None) -> AsyncIterator[bytes]:
     for head, byte_range in parts:
         yield head
-        async for chunk in read_plain(ctx, row, byte_range.start, byte_range.end):
+        async for chunk in read_plain(ctx, row, byte_range.start, byte_range.end, dek=dek):
             yield chunk
     yield trailer
 
 
 def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
-             headers: dict[str, str]) -> StreamResponse:
+             headers: dict[str, str], *, head: bool = False) -> StreamResponse:
+    """``head``: the answer without its body (no byte read, no data key unwrapped)."""
     size, mime = row["size_bytes"], row["mime_type"]
     if len(request.ranges) == 1:
         byte_range = ranges.bounded(request.ranges[0], ctx.settings.stream_max_open_range)
         headers |= {"Content-Type": mime, "Content-Range": byte_range.content_range(size)}
-        body = read_plain(ctx, row, byte_range.start, byte_range.end)
+        body = None if head else read_plain(ctx, row, byte_range.start, byte_range.end)
         return StreamResponse(206, headers, body, byte_range.length)
     boundary = ranges.multipart_boundary()
     parts = ranges.multipart_parts(request.ranges, size, mime, boundary)
     length = ranges.multipart_length(request.ranges, size, mime, boundary)
     headers["Content-Type"] = ranges.multipart_content_type(boundary)
-    body = _multipart_body(ctx, row, parts, ranges.multipart_trailer(boundary))
+    # One unwrap for every range of the request, before any byte is sent.
+    body = None if head else _multipart_body(ctx, row, parts,
+                                             ranges.multipart_trailer(boundary),
+                                             file_key(ctx, row))
     return StreamResponse(206, headers, body, length)
 
 
@@ -164,13 +168,15 @@ async def stream(ctx: AppContext, principal: Principal | None, file_id: str, met
             details={"size_bytes": size},
             headers={"Content-Range": ranges.unsatisfied_content_range(size), **headers},
         )
+    head = method == "HEAD"
     if request.satisfiable:
-        return _partial(ctx, row, request, headers)
-    return whole(ctx, row, headers)
+        return _partial(ctx, row, request, headers, head=head)
+    return whole(ctx, row, headers, head=head)
 
 
-def whole(ctx: AppContext, row: Row, headers: dict[str, str]) -> StreamResponse:
+def whole(ctx: AppContext, row: Row, headers: dict[str, str], *, head: bool = False
+          ) -> StreamResponse:
     size = row["size_bytes"]
     headers = {**headers, "Content-Type": row["mime_type"]}
-    body = read_plain(ctx, row, 0, size - 1) if size else None
+    body = read_plain(ctx, row, 0, size - 1) if size and not head else None
     return StreamResponse(200, headers, body, size)

@@ -92,7 +92,8 @@ class FileSink:
         self._sniff = bytearray()
         self._writer: ObjectWriter | None = None
         self._digests = Digests()
-        self.sealer = new_sealer(ctx.keyring)  # None when encryption at rest is off
+        # None when encryption at rest is off (503 instead when ENCRYPTION_REQUIRED)
+        self.sealer = new_sealer(ctx.keyring, required=ctx.settings.encryption_required)
         self.storage_provider = ctx.stores.primary.name
         self.size = 0
         self.mime_type = OCTET_STREAM

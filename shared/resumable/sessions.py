@@ -116,7 +116,7 @@ async def _open_session(ctx: AppContext, new: NewSession) -> Row:
     chunked = new.protocol == "chunks"
     chunk_size = (grant_chunk_size(ctx, new.file_size, new.chunk_size) if chunked
                   else settings.upload_block_size)
-    made = new_envelope(ctx.keyring)
+    made = new_envelope(ctx.keyring, required=settings.encryption_required)
     store = ctx.stores.primary
     handle = await store.begin_blocks(path, content_type=declared or OCTET_STREAM)
     try:

@@ -79,6 +79,5 @@ PLATFORM = {
 # reads one, it leaves this list (the test says so).
 PENDING = {
     "DATABASE_ENTRA_AUTH": "shared/db: password = Entra token for the app identity (deploy report)",
-    "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
     "LOG_LEVEL": "observability: the app's log level (the spec's variable)",
 }
