@@ -33,7 +33,9 @@ def encrypted_file(sealed, auth_headers, user):
     return response.json()["file"], content
 
 
-def test_stored_and_backed_up_bytes_are_not_the_plaintext(encrypted_file, stores, wait_for):
+def test_stored_and_backed_up_bytes_are_not_the_plaintext(encrypted_file, stores, wait_for,
+                                                          devhost):
+    # devhost: the session's main devhost backs up every blob (devhost_with's do not)
     record, content = encrypted_file
     assert "encryption_key_id" not in record and "key_id" not in str(record)
     key_id = _key_id(stores, record["id"])
@@ -121,3 +123,21 @@ def test_tampered_ciphertext_is_never_served(sealed, auth_headers, user, encrypt
                         headers={**auth_headers(user), "Range": f"bytes={FRAME_SIZE}-"
                                                                  f"{FRAME_SIZE + 9}"})
     assert intact.status_code == 206
+
+
+def test_encryption_required_without_a_key_stores_no_plaintext(devhost_with, auth_headers,
+                                                              user, stores):
+    strict = devhost_with(ENCRYPTION_REQUIRED="true")
+    h = auth_headers(user)
+    before = stores.leftovers(user)
+    refused = strict.post("/api/v1/storage/upload", headers=h,
+                          files={"file": ("a.pdf", pdf(5000), "application/pdf")})
+    body = assert_error(refused, 503, "SERVICE_UNAVAILABLE")
+    assert body["details"]["reason"] == "encryption_required"
+    tus = strict.post("/api/v1/storage/upload/tus", headers={
+        **h, "Tus-Resumable": "1.0.0", "Upload-Length": "5000"})
+    assert tus.status_code == 503
+    assert stores.leftovers(user) == before
+    keyed = devhost_with(ENCRYPTION_REQUIRED="true", ENCRYPTION_KEY=KEY_1)
+    assert keyed.post("/api/v1/storage/upload", headers=h, files={
+        "file": ("a.pdf", pdf(5000), "application/pdf")}).status_code == 201
