@@ -44,14 +44,15 @@ async def download(ctx: AppContext, principal: Principal | None, file_id: str,
     headers = representation_headers(row, now, disposition=query.disposition,
                                      filename=query.filename)
     if row.get("encryption") or "Content-Security-Policy" in headers:
-        return whole(ctx, row, headers)  # a SAS would hand out ciphertext, or drop the sandbox
+        # a SAS would hand out ciphertext, or drop the sandbox
+        return await whole(ctx, row, headers)
     # The storage service sends the same safe headers with the bytes (SAS overrides).
     url = await ctx.stores.of(row).signed_url(
         row["file_path"], expires_in=settings.sas_lifetime,
         content_type=row["mime_type"], content_disposition=headers["Content-Disposition"],
     )
     if url is None:
-        return whole(ctx, row, headers)
+        return await whole(ctx, row, headers)
     # The redirect may be cached only while its URL is valid (and the file has not expired);
     # never by a shared cache when the file is private, by one for a minute when it is public.
     max_age = max(settings.sas_lifetime - 60, 0)

@@ -105,19 +105,20 @@ async def _multipart_body(ctx: AppContext, row: Row,
                           dek: bytes | None) -> AsyncIterator[bytes]:
     for head, byte_range in parts:
         yield head
-        async for chunk in read_plain(ctx, row, byte_range.start, byte_range.end, dek=dek):
+        async for chunk in await read_plain(ctx, row, byte_range.start, byte_range.end,
+                                            dek=dek):
             yield chunk
     yield trailer
 
 
-def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
-             headers: dict[str, str], *, head: bool = False) -> StreamResponse:
+async def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
+                   headers: dict[str, str], *, head: bool = False) -> StreamResponse:
     """``head``: the answer without its body (no byte read, no data key unwrapped)."""
     size, mime = row["size_bytes"], row["mime_type"]
     if len(request.ranges) == 1:
         byte_range = ranges.bounded(request.ranges[0], ctx.settings.stream_max_open_range)
         headers |= {"Content-Type": mime, "Content-Range": byte_range.content_range(size)}
-        body = None if head else read_plain(ctx, row, byte_range.start, byte_range.end)
+        body = None if head else await read_plain(ctx, row, byte_range.start, byte_range.end)
         return StreamResponse(206, headers, body, byte_range.length)
     boundary = ranges.multipart_boundary()
     parts = ranges.multipart_parts(request.ranges, size, mime, boundary)
@@ -126,7 +127,7 @@ def _partial(ctx: AppContext, row: Row, request: ranges.RangeRequest,
     # One unwrap for every range of the request, before any byte is sent.
     body = None if head else _multipart_body(ctx, row, parts,
                                              ranges.multipart_trailer(boundary),
-                                             file_key(ctx, row))
+                                             await file_key(ctx, row))
     return StreamResponse(206, headers, body, length)
 
 
@@ -170,13 +171,13 @@ async def stream(ctx: AppContext, principal: Principal | None, file_id: str, met
         )
     head = method == "HEAD"
     if request.satisfiable:
-        return _partial(ctx, row, request, headers, head=head)
-    return whole(ctx, row, headers, head=head)
+        return await _partial(ctx, row, request, headers, head=head)
+    return await whole(ctx, row, headers, head=head)
 
 
-def whole(ctx: AppContext, row: Row, headers: dict[str, str], *, head: bool = False
-          ) -> StreamResponse:
+async def whole(ctx: AppContext, row: Row, headers: dict[str, str], *, head: bool = False
+                ) -> StreamResponse:
     size = row["size_bytes"]
     headers = {**headers, "Content-Type": row["mime_type"]}
-    body = read_plain(ctx, row, 0, size - 1) if size and not head else None
+    body = await read_plain(ctx, row, 0, size - 1) if size and not head else None
     return StreamResponse(200, headers, body, size)

@@ -119,9 +119,9 @@ class _UploadBody:
                     raise BadRequest("Only one 'file' part is accepted",
                                      details={"field": "file"})
                 self.filename = event.filename
-                self.sink = FileSink(self._ctx, str(uuid.uuid4()),
-                                     self._request.principal.user_id, event.content_type,
-                                     self._room)
+                self.sink = await FileSink(self._ctx, str(uuid.uuid4()),
+                                           self._request.principal.user_id,
+                                           event.content_type, self._room).prepare()
         elif isinstance(event, PartData):
             if self._current == "file" and self.sink is not None:
                 await self.sink.write(event.data)

@@ -170,7 +170,7 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
     stager = Stager(target_of(ctx, row), offset=start,
                     first_block=(index - 1) * (row["chunk_size"] // settings.upload_block_size
                                                + 1) + 1,
-                    block_size=settings.upload_block_size, dek=dek_of(ctx, row),
+                    block_size=settings.upload_block_size, dek=await dek_of(ctx, row),
                     hashes=FileHashes.resume(row["hash_state"]) if in_order else None,
                     segment_md5=True)
     mime_type = None

@@ -116,7 +116,7 @@ async def _open_session(ctx: AppContext, new: NewSession) -> Row:
     chunked = new.protocol == "chunks"
     chunk_size = (grant_chunk_size(ctx, new.file_size, new.chunk_size) if chunked
                   else settings.upload_block_size)
-    made = new_envelope(ctx.keyring, required=settings.encryption_required)
+    made = await new_envelope(ctx.keyring, required=settings.encryption_required)
     store = ctx.stores.primary
     handle = await store.begin_blocks(path, content_type=declared or OCTET_STREAM)
     try:
@@ -208,9 +208,9 @@ def target_of(ctx: AppContext, row: Row) -> Target:
                   row["staging_handle"])
 
 
-def dek_of(ctx: AppContext, row: Row) -> bytes | None:
+async def dek_of(ctx: AppContext, row: Row) -> bytes | None:
     envelope = row.get("encryption")
-    return data_key(ctx.keyring, envelope) if envelope else None
+    return await data_key(ctx.keyring, envelope) if envelope else None
 
 
 def lock_name(session_id: str) -> str:

@@ -128,7 +128,7 @@ async def write_at(ctx: AppContext, principal: Principal, session_id: str, offse
         raise FileTooLarge("The body goes past Upload-Length", details={
             "upload_length": row["file_size"], "upload_offset": offset,
             "content_length": content_length})
-    writer = _PatchWriter(ctx, row, checksum)
+    writer = _PatchWriter(ctx, row, checksum, await dek_of(ctx, row))
     await writer.run(body)
     async with ctx.db.connection() as repo:
         after = await repo.sessions.get(session_id)
@@ -142,10 +142,11 @@ async def write_at(ctx: AppContext, principal: Principal, session_id: str, offse
 
 
 class _PatchWriter:
-    def __init__(self, ctx: AppContext, row: Row, checksum: tuple[str, bytes] | None) -> None:
+    def __init__(self, ctx: AppContext, row: Row, checksum: tuple[str, bytes] | None,
+                 dek: bytes | None) -> None:
         self._ctx = ctx
         self._row = row
-        self._dek = dek_of(ctx, row)
+        self._dek = dek
         held = row["carry"] or b""
         self._carry = (carry.open_sealed(self._dek, held, _carry_context(row))
                        if self._dek and held else held)

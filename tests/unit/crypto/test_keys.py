@@ -1,7 +1,9 @@
+import asyncio
 import base64
 import hashlib
 import os
 import sys
+import threading
 import types
 from typing import Any
 
@@ -221,3 +223,36 @@ def test_unwrapped_keys_are_cached_briefly_and_boundedly() -> None:
     for _ in range(KeyRing.CACHE_SIZE + 10):
         ring.unwrap(*ring.new_data_key()[1])
     assert len(ring._cache) == KeyRing.CACHE_SIZE
+
+
+class _RemoteWrapper(LocalKeyWrapper):
+    """Stands for Key Vault: a network call (``remote``) that must not run on the loop."""
+
+    __slots__ = ("remote", "threads")
+
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self.remote = True
+        self.threads: list[str] = []
+
+    def wrap(self, dek: bytes) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        return super().wrap(dek)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        return super().unwrap(wrapped)
+
+
+def test_a_remote_wrapper_is_called_off_the_event_loop_and_once_per_key() -> None:
+    wrapper = _RemoteWrapper(OLD)
+    ring = KeyRing(wrapper)
+
+    async def scenario() -> None:
+        dek, wrapped = await ring.new_data_key_async()
+        for _ in range(5):  # five ranges, five requests: one unwrap
+            assert await ring.unwrap_async(wrapped.key_id, wrapped.wrapped) == dek
+
+    asyncio.run(scenario())
+    assert len(wrapper.threads) == 2
+    assert threading.main_thread().name not in wrapper.threads
