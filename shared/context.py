@@ -16,6 +16,7 @@ from shared.cdn import CdnProvider
 from shared.crypto.keys import KeyRing
 from shared.db.access import AccessLog
 from shared.db.repository import Database
+from shared.limits import Admission
 from shared.queues import Queues
 from shared.settings import Settings
 from shared.storage.base import ObjectStore, Stores
@@ -38,3 +39,4 @@ class AppContext:
     clock: Clock = utc_now   # aware UTC datetimes
     cdn: tuple[CdnProvider, ...] = ()  # every configured CDN provider (shared/cdn)
     access: AccessLog = field(default_factory=AccessLog)  # batched last-access writes
+    uploads: Admission = field(default_factory=Admission)  # upload limits (shared/limits)

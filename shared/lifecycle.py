@@ -26,13 +26,12 @@ _BATCH = 100
 
 
 async def _remove(ctx: AppContext, file_id: str, reason: str) -> None:
-    """Delete a file for good: row, quota (if still counted), stored bytes, backup copy."""
+    """Delete a file for good: row, quota (trashed files count too), stored bytes, backup."""
     async with ctx.db.transaction() as repo:
         row = await repo.files.get(file_id, for_update=True)
         if row is None:
             return
-        if row["deleted_at"] is None:
-            await repo.usage.release(row["user_id"], row["size_bytes"])
+        await repo.usage.release(row["user_id"], row["size_bytes"])
         await repo.backups.mark_for_deletion(row["file_path"])
         await repo.files.delete(file_id)
     await public_access_ended(ctx, row, reason)

@@ -171,7 +171,7 @@ async def _scan_backup(ctx: AppContext, grace_before: datetime) -> dict[str, Any
 async def _plain_sha256(ctx: AppContext, row: Row) -> str:
     digest = hashlib.sha256()
     if row["size_bytes"]:
-        async for chunk in read_plain(ctx, row, 0, row["size_bytes"] - 1):
+        async for chunk in await read_plain(ctx, row, 0, row["size_bytes"] - 1):
             digest.update(chunk)
     return digest.hexdigest()
 

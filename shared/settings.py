@@ -33,6 +33,7 @@ MIN_JWT_SECRET_BYTES = 32
 STORAGE_CLIENT_RETRIES: dict[str, Any] = {"retry_total": 3, "initial_backoff": 0.5,
                                           "increment_base": 2, "random_jitter_range": 0.2,
                                           "connection_timeout": 5}
+MAX_SAS_SECONDS = 15 * 60
 
 
 def parse_size(value: str | int) -> int:
@@ -126,7 +127,9 @@ class Settings(BaseSettings):
     quota_user_bytes: int = Field(5 * 1024**3, validation_alias="QUOTA_USER_BYTES")
     quota_premium_bytes: int = Field(50 * 1024**3, validation_alias="QUOTA_PREMIUM_BYTES")
     trash_retention_days: int = Field(30, validation_alias="TRASH_RETENTION_DAYS")
-    signed_url_expires: int = Field(3600, validation_alias="SIGNED_URL_EXPIRES")
+    # A SAS lives SIGNED_URL_EXPIRES seconds, never more than MAX_SAS_SECONDS (a SAS cannot
+    # be revoked: making the file private or trashing it ends access only when it expires).
+    signed_url_expires: int = Field(3600, ge=60, validation_alias="SIGNED_URL_EXPIRES")
     # Azure blocks: fewer, larger ones are faster (Azurite pays per request); 8 MiB blocks keep
     # an upload's memory near 24 MiB whatever the file size.
     upload_block_size: int = Field(8 * 1024**2, validation_alias="UPLOAD_BLOCK_SIZE")
@@ -147,8 +150,23 @@ class Settings(BaseSettings):
     # headers, never cookies, so no credentials ride along).
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], validation_alias="CORS_ALLOWED_ORIGINS")
-    # Uploads one instance accepts at once; more get 429 (the platform adds instances).
-    max_concurrent_uploads: int = Field(10, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+    # Upload admission (shared/limits): each instance admits uploads by the memory they may
+    # hold (their length, at most three blocks) within UPLOAD_MEMORY_BUDGET, and at most
+    # MAX_CONCURRENT_UPLOADS at once; each user may have MAX_USER_CONCURRENT_UPLOADS uploads
+    # (or chunks) in progress and start MAX_USER_UPLOADS_PER_MINUTE uploads (or sessions) a
+    # minute, counted across instances through Redis when REDIS_URL is set (Azure Cache for
+    # Redis: rediss://:<key>@<name>.redis.cache.windows.net:6380/0), in-process otherwise.
+    # A slot is a lease of UPLOAD_LEASE_SECONDS, renewed while its upload runs.
+    max_concurrent_uploads: int = Field(100, ge=1, validation_alias="MAX_CONCURRENT_UPLOADS")
+    upload_memory_budget: Annotated[int, BeforeValidator(parse_size)] = Field(
+        256 * 1024**2, ge=1024**2, validation_alias="UPLOAD_MEMORY_BUDGET")
+    max_user_concurrent_uploads: int = Field(8, ge=1,
+                                             validation_alias="MAX_USER_CONCURRENT_UPLOADS")
+    max_user_uploads_per_minute: int = Field(120, ge=1,
+                                             validation_alias="MAX_USER_UPLOADS_PER_MINUTE")
+    upload_lease_seconds: float = Field(60, ge=3, le=3600,
+                                        validation_alias="UPLOAD_LEASE_SECONDS")
+    redis_url: str = Field("", validation_alias="REDIS_URL")
     # An upload whose body stops arriving for this long is ended (408, nothing kept).
     upload_idle_timeout_seconds: float = Field(
         30, gt=0, le=3600, validation_alias="UPLOAD_IDLE_TIMEOUT_SECONDS")
@@ -165,6 +183,10 @@ class Settings(BaseSettings):
 
     # Encryption at rest: base64 of a 32-byte key; unset means no application encryption.
     encryption_key: str = Field("", validation_alias="ENCRYPTION_KEY")
+    # true (the Bicep deployment sets it): with no active key (ENCRYPTION_KEY or a Key Vault
+    # key), uploads answer 503 SERVICE_UNAVAILABLE instead of storing plaintext; files stored
+    # before stay readable.
+    encryption_required: bool = Field(False, validation_alias="ENCRYPTION_REQUIRED")
     encryption_previous_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="ENCRYPTION_PREVIOUS_KEYS"
     )
@@ -280,6 +302,11 @@ class Settings(BaseSettings):
                     "(AZURE_FUNCTIONS_ENVIRONMENT=Development); in Azure set JWT_JWKS_URL, "
                     "JWT_ISSUER and JWT_AUDIENCE")
         return self
+
+    @property
+    def sas_lifetime(self) -> int:
+        """Seconds a signed URL lives: SIGNED_URL_EXPIRES capped at 15 minutes."""
+        return min(self.signed_url_expires, MAX_SAS_SECONDS)
 
     @property
     def local_development(self) -> bool:

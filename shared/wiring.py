@@ -8,6 +8,7 @@ from shared.context import AppContext
 from shared.crypto.keys import keyring_for
 from shared.db.pg import PostgresDatabase
 from shared.db.pg.entra import managed_identity_password
+from shared.limits import Admission
 from shared.queues import AzureQueues
 from shared.settings import Settings
 from shared.storage import backup_store_for, stores_for
@@ -26,4 +27,14 @@ def build_context(settings: Settings) -> AppContext:
         keyring=keyring_for(settings),
         queues=AzureQueues(settings),
         cdn=providers_for(settings),
+        uploads=admission_for(settings),
     )
+
+
+def admission_for(settings: Settings) -> Admission:
+    """Per-user upload limits in Redis when ``REDIS_URL`` is set, in-process otherwise."""
+    if not settings.redis_url:
+        return Admission()
+    from shared.limits.redis import RedisUserLimiter
+
+    return Admission(users=RedisUserLimiter(settings.redis_url))

@@ -8,10 +8,13 @@ re-wraps old DEKs yet, so a key is never retired).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -91,14 +94,16 @@ class KeyVaultKeyWrapper:
 
     ``key_id_url`` must name a key *version* (``https://<vault>/keys/<name>/<version>``): the
     id is stored with each DEK, and an unversioned URL would follow the vault's own rotation
-    and stop unwrapping older DEKs. Calls are synchronous network requests; from async code
-    run them in a thread. Azure errors (network, permissions) propagate unchanged.
+    and stop unwrapping older DEKs. Calls are synchronous network requests (``remote``):
+    ``KeyRing``'s async methods run them in a thread, off the event loop. Azure errors
+    (network, permissions) propagate unchanged.
     Needs the ``azure-keyvault-keys`` package, imported only when this class is used.
     """
 
     def __init__(self, key_id_url: str, credential: Any) -> None:
         from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm
 
+        self.remote = True
         _check_versioned_key_url(key_id_url)
         self._key_id = key_id_url
         self._algorithm = KeyWrapAlgorithm.rsa_oaep_256
@@ -124,7 +129,15 @@ class KeyVaultKeyWrapper:
 class KeyRing:
     """The active wrapper (for new DEKs) and the previous ones (to read older files)."""
 
-    def __init__(self, active: KeyWrapper | None, previous: Sequence[KeyWrapper] = ()) -> None:
+    # Unwrapped data keys are kept briefly (a Key Vault unwrap is a network call): at most
+    # CACHE_SIZE of them, each for CACHE_SECONDS after it was unwrapped.
+    CACHE_SIZE = 1024
+    CACHE_SECONDS = 300.0
+
+    def __init__(self, active: KeyWrapper | None, previous: Sequence[KeyWrapper] = (),
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache: OrderedDict[tuple[str, bytes], tuple[float, bytes]] = OrderedDict()
+        self._clock = clock
         self._active = active
         self._by_id: dict[str, KeyWrapper] = {}
         for wrapper in [*previous, *([active] if active else [])]:
@@ -163,11 +176,46 @@ class KeyRing:
         dek = new_data_key()
         return dek, self.wrap(dek)
 
-    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+    def _wrapper(self, key_id: str) -> KeyWrapper:
         wrapper = self._by_id.get(key_id)
         if wrapper is None:
             raise UnknownKeyError(f"no configured key has id {key_id!r}")
-        return wrapper.unwrap(wrapped)
+        return wrapper
+
+    def _cached(self, entry: tuple[str, bytes]) -> bytes | None:
+        cached = self._cache.get(entry)
+        if cached is None or cached[0] <= self._clock():
+            return None
+        self._cache.move_to_end(entry)
+        return cached[1]
+
+    def _remember(self, entry: tuple[str, bytes], dek: bytes) -> bytes:
+        self._cache[entry] = (self._clock() + self.CACHE_SECONDS, dek)
+        self._cache.move_to_end(entry)
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return dek
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        wrapper, entry = self._wrapper(key_id), (key_id, bytes(wrapped))
+        cached = self._cached(entry)
+        return cached if cached is not None else self._remember(entry, wrapper.unwrap(wrapped))
+
+    async def unwrap_async(self, key_id: str, wrapped: bytes) -> bytes:
+        """``unwrap`` for async code: a remote wrapper (Key Vault) is called in a thread."""
+        wrapper, entry = self._wrapper(key_id), (key_id, bytes(wrapped))
+        cached = self._cached(entry)
+        if cached is not None:
+            return cached
+        return self._remember(entry, await _off_loop(wrapper, wrapper.unwrap, wrapped))
+
+    async def new_data_key_async(self) -> tuple[bytes, WrappedKey]:
+        """``new_data_key`` for async code: a remote wrapper is called in a thread."""
+        if self._active is None:
+            raise EncryptionDisabledError("no active encryption key is configured")
+        dek = new_data_key()
+        wrapped = await _off_loop(self._active, self._active.wrap, dek)
+        return dek, WrappedKey(self._active.key_id, wrapped)
 
     def __repr__(self) -> str:
         return f"KeyRing(active={self.active_key_id!r}, keys={sorted(self._by_id)!r})"
@@ -187,6 +235,13 @@ def keyring_for(settings: Settings) -> KeyRing:
     # Files sealed under a local key before moving to Key Vault stay readable.
     previous += [_local_from_b64(key) for key in settings.encryption_previous_keys]
     return KeyRing(KeyVaultKeyWrapper(settings.encryption_key_vault_key, credential), previous)
+
+
+async def _off_loop(wrapper: KeyWrapper, call: Callable[[bytes], bytes], data: bytes) -> bytes:
+    """A network-bound wrapper's call in a thread; a local (AES) one inline: microseconds."""
+    if getattr(wrapper, "remote", False):
+        return await asyncio.to_thread(call, data)
+    return call(data)
 
 
 def _local_from_b64(value: str) -> LocalKeyWrapper:

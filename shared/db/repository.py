@@ -72,6 +72,9 @@ class FileListing:
     offset: int = 0
     after: tuple[Any, str] | None = None
     count_up_to: int = EXACT_TOTAL_UP_TO
+    # Files whose expires_at is at or before this instant are gone for readers (the timer
+    # deletes them later); None lists them too.
+    now: datetime | None = None
 
     @property
     def filtered(self) -> bool:

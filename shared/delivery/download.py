@@ -13,7 +13,13 @@ from pydantic import BaseModel, Field
 
 from shared.auth import Principal
 from shared.context import AppContext
-from shared.delivery.stream import StreamResponse, representation_headers, whole
+from shared.delivery.stream import (
+    StreamResponse,
+    public_cache,
+    representation_headers,
+    seconds_left,
+    whole,
+)
 from shared.files.service import readable_file
 from shared.files.tiers import ensure_readable
 
@@ -34,23 +40,26 @@ async def download(ctx: AppContext, principal: Principal | None, file_id: str,
     settings = ctx.settings
     row = await readable_file(ctx, principal, file_id)
     await ensure_readable(ctx, row)  # an archived file: 202 while it is rehydrated
-    headers = representation_headers(row, disposition=query.disposition,
+    now = ctx.clock()
+    headers = representation_headers(row, now, disposition=query.disposition,
                                      filename=query.filename)
     if row.get("encryption") or "Content-Security-Policy" in headers:
-        return whole(ctx, row, headers)  # a SAS would hand out ciphertext, or drop the sandbox
+        # a SAS would hand out ciphertext, or drop the sandbox
+        return await whole(ctx, row, headers)
     # The storage service sends the same safe headers with the bytes (SAS overrides).
     url = await ctx.stores.of(row).signed_url(
-        row["file_path"], expires_in=settings.signed_url_expires,
+        row["file_path"], expires_in=settings.sas_lifetime,
         content_type=row["mime_type"], content_disposition=headers["Content-Disposition"],
     )
     if url is None:
-        return whole(ctx, row, headers)
-    # The redirect may be cached only while its URL is valid; never by a shared cache
-    # when the file is private.
-    max_age = max(settings.signed_url_expires - 60, 0)
-    scope = "public" if row["is_public"] else "private"
+        return await whole(ctx, row, headers)
+    # The redirect may be cached only while its URL is valid (and the file has not expired);
+    # never by a shared cache when the file is private, by one for a minute when it is public.
+    max_age = max(settings.sas_lifetime - 60, 0)
+    cache = (public_cache(row, now, max_age=max_age) if row["is_public"]
+             else f"private, max-age={min(max_age, seconds_left(row, now) or max_age)}")
     return Redirect(url=url, headers={
-        "Cache-Control": f"{scope}, max-age={max_age}",
+        "Cache-Control": cache,
         "Content-Disposition": headers["Content-Disposition"],
         "X-Content-Type-Options": "nosniff",
     })

@@ -15,9 +15,8 @@ from shared.delivery.stream import StreamResponse, stream
 
 async def serve_edge(ctx: AppContext, kind: str, file_id: str, method: str,
                      request_headers: Mapping[str, str]) -> StreamResponse:
+    ttl = ctx.settings.cdn_cache_ttl  # the CDN purges these URLs on every change
     result = await stream(ctx, None, file_id, method, request_headers,
-                          variant=EDGE_KINDS[kind], edge=True)
-    browser_max_age = min(3600, ctx.settings.cdn_cache_ttl)
-    result.headers["Cache-Control"] = (
-        f"public, max-age={browser_max_age}, s-maxage={ctx.settings.cdn_cache_ttl}")
+                          variant=EDGE_KINDS[kind], edge=True,
+                          cache_ages=(min(3600, ttl), ttl))
     return result

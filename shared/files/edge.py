@@ -59,7 +59,9 @@ async def variant_row(ctx: AppContext, source: Row, variant: str) -> Row:
     async with ctx.db.connection() as repo:
         target_id = (await repo.edge.variants([source["id"]])).get(source["id"], {}).get(variant)
         row = await repo.files.get(target_id) if target_id else None
-    if row is None or row["deleted_at"] is not None:
+    expires_at = row["expires_at"] if row is not None else None
+    if row is None or row["deleted_at"] is not None or (
+            expires_at is not None and expires_at <= ctx.clock()):
         raise NotFound(f"This file has no {variant} yet",
                        details={"file_id": source["id"], "variant": variant})
     return row

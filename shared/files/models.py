@@ -174,7 +174,8 @@ class FileRecord(BaseModel):
     checksum_sha256: str
     storage_provider: str
     storage_tier: str
-    encryption_key_id: str | None = None
+    # Which master key wraps the file's data key: never sent to clients (exclude).
+    encryption_key_id: str | None = Field(None, exclude=True)
     is_public: bool
     description: str | None = None
     tags: list[str] = Field(default_factory=list)

@@ -15,7 +15,6 @@ from shared.errors import (
     Forbidden,
     NotFound,
     NotInTrash,
-    QuotaExceeded,
     RecoveryExpired,
     Unauthorized,
     Unprocessable,
@@ -53,15 +52,24 @@ def can_read(principal: Principal | None, row: Row, *, allow_public: bool) -> bo
     return principal.is_admin or row["user_id"] == principal.user_id
 
 
+def expired(row: Row, now: datetime) -> bool:
+    """Past its ``expires_at``: gone for every reader at once, though the timer deletes
+    its row and bytes only at its next run."""
+    return row.get("expires_at") is not None and row["expires_at"] <= now
+
+
 async def load_file(repo: Repository, principal: Principal | None, file_id: str, *,
                     allow_public: bool = False, include_trashed: bool = False,
-                    for_update: bool = False) -> Row:
-    """The file row if the principal may see it; otherwise 404 (ids cannot be probed)."""
+                    for_update: bool = False, now: datetime | None = None) -> Row:
+    """The file row if the principal may see it; otherwise 404 (ids cannot be probed).
+    With ``now``, a file past its ``expires_at`` is 404 too (every read path passes it)."""
     row = await repo.files.get(file_id, for_update=for_update) \
         if canonical_id(file_id) else None
     if row is None or not can_read(principal, row, allow_public=allow_public):
         raise NotFound(details={"file_id": file_id})
     if row["deleted_at"] is not None and not include_trashed:
+        raise NotFound(details={"file_id": file_id})
+    if now is not None and expired(row, now):
         raise NotFound(details={"file_id": file_id})
     return row
 
@@ -76,7 +84,8 @@ async def readable_file(ctx: AppContext, principal: Principal | None, file_id: s
     asks for a token."""
     try:
         async with ctx.db.connection() as repo:
-            row = await load_file(repo, principal, file_id, allow_public=True)
+            row = await load_file(repo, principal, file_id, allow_public=True,
+                                  now=ctx.clock())
     except NotFound:
         if principal is None and not anonymous_404:
             raise Unauthorized("A token is needed for files that are not public") from None
@@ -100,7 +109,8 @@ async def storage_usage(repo: Repository, principal: Principal, settings: Settin
                         bytes_by_tier=await repo.maintenance.bytes_by_tier(principal.user_id))
 
 
-def listing_for(owner: str, query: ListQuery) -> FileListing:
+def listing_for(owner: str, query: ListQuery, now: datetime | None = None
+                ) -> FileListing:
     if query.cursor is not None and query.page > 1:
         raise ValidationFailed("Invalid query parameters", details={"errors": [
             {"field": "cursor", "message": "cursor and page > 1 cannot be used together"}]})
@@ -108,7 +118,8 @@ def listing_for(owner: str, query: ListQuery) -> FileListing:
                        file_type=query.file_type, search=query.search, sort=query.sort,
                        descending=query.order == "desc", limit=query.limit,
                        offset=(query.page - 1) * query.limit,
-                       after=cursor.decode(query, query.cursor) if query.cursor else None)
+                       after=cursor.decode(query, query.cursor) if query.cursor else None,
+                       now=now)
 
 
 async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
@@ -118,7 +129,7 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         raise Forbidden("Only admins may list another user's files")
     owner = query.user_id or principal.user_id
     async with ctx.db.connection() as repo:
-        found = await repo.files.page(listing_for(owner, query))
+        found = await repo.files.page(listing_for(owner, query, ctx.clock()))
         rows, total = found.rows, found.total
         ids = [r["id"] for r in rows]
         metadata = await repo.files.metadata_for(ids)
@@ -139,7 +150,8 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
 async def file_detail(ctx: AppContext, principal: Principal, file_id: str
                       ) -> FileDetailResponse:
     async with ctx.db.connection() as repo:
-        row = await load_file(repo, principal, file_id, include_trashed=True)
+        row = await load_file(repo, principal, file_id, include_trashed=True,
+                              now=ctx.clock())
         metadata = (await repo.files.metadata_for([file_id])).get(file_id, {})
         transformations = await repo.files.transformations_for(file_id)
         variants = (await repo.edge.variants([file_id])).get(file_id, {})
@@ -197,10 +209,10 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
     async with ctx.db.transaction() as repo:
         row = await load_file(repo, principal, file_id, include_trashed=permanent,
                               for_update=True)
-        live = row["deleted_at"] is None
-        if live:
-            await repo.usage.release(row["user_id"], row["size_bytes"])
+        # The trash counts against the quota until it is purged (otherwise upload, trash,
+        # repeat would store without limit): only a permanent deletion frees the bytes.
         if permanent:
+            await repo.usage.release(row["user_id"], row["size_bytes"])
             await repo.backups.mark_for_deletion(row["file_path"])
             await repo.files.delete(file_id)
             deadline = None
@@ -210,10 +222,11 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
     await public_access_ended(ctx, row, "deleted" if permanent else "trashed")
     if permanent:
         await delete_stored_bytes(ctx, row)
-    freed = row["size_bytes"] if live else 0
+    freed = row["size_bytes"] if permanent else 0
     message = (
         "File permanently deleted." if permanent else
-        f"File moved to trash. Can be recovered within {settings.trash_retention_days} days."
+        f"File moved to trash. Can be recovered within {settings.trash_retention_days} days;"
+        " it counts against the quota until it is purged."
     )
     return DeleteResponse(file_id=file_id, permanent=permanent, recovery_deadline=deadline,
                           storage_freed_bytes=freed, message=message)
@@ -244,14 +257,7 @@ async def restore_file(ctx: AppContext, principal: Principal, file_id: str
             if row["recovery_deadline"] and row["recovery_deadline"] < ctx.clock():
                 raise RecoveryExpired(details={"recovery_deadline": row["recovery_deadline"]
                                          .isoformat()})
-            # The owner restores within their quota; an admin restoring is not bounded.
-            quota = quotas.quota_for(principal, ctx.settings)
-            if await repo.usage.reserve(row["user_id"], row["size_bytes"], quota) is None:
-                used = await repo.usage.used_bytes(row["user_id"])
-                raise QuotaExceeded(details={
-                    "file_size_bytes": row["size_bytes"],
-                    "user_quota_remaining": quotas.remaining(quota, used),
-                })
+            # Its bytes never left the quota (the trash counts): nothing to reserve again.
             row = await repo.files.update(file_id,
                                           {"deleted_at": None, "recovery_deadline": None})
     except DuplicateKey as exc:

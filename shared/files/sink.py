@@ -18,7 +18,7 @@ from typing import Any
 from shared.context import AppContext
 from shared.crypto import frames
 from shared.errors import FileTooLarge, InvalidFileType, QuotaExceeded
-from shared.files.content import new_sealer
+from shared.files.content import Sealer, new_sealer
 from shared.files.digests import Digests
 from shared.media.detect import OCTET_STREAM, SNIFF_BYTES, detect_mime, extension_for, normalise
 from shared.settings import Settings
@@ -92,11 +92,18 @@ class FileSink:
         self._sniff = bytearray()
         self._writer: ObjectWriter | None = None
         self._digests = Digests()
-        self.sealer = new_sealer(ctx.keyring)  # None when encryption at rest is off
+        self.sealer: Sealer | None = None  # set by prepare()
         self.storage_provider = ctx.stores.primary.name
         self.size = 0
         self.mime_type = OCTET_STREAM
         self.path = ""
+
+    async def prepare(self) -> FileSink:
+        """Seal the file when encryption at rest is on (its data key is wrapped off the event
+        loop); 503 when ``ENCRYPTION_REQUIRED`` and no key. Before the first ``write``."""
+        self.sealer = await new_sealer(self._ctx.keyring,
+                                       required=self._ctx.settings.encryption_required)
+        return self
 
     async def write(self, data: bytes) -> None:
         self.size += len(data)

@@ -9,11 +9,10 @@ upload leaves no blob, no row and no quota change behind.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -27,7 +26,6 @@ from shared.errors import (
     DuplicateFile,
     FileTooLarge,
     QuotaExceeded,
-    TooManyRequests,
     Unprocessable,
 )
 from shared.files import quotas
@@ -36,6 +34,7 @@ from shared.files.multipart import MultipartReader, PartData, PartEnd, PartStart
 from shared.files.service import refuse_past_expiry
 from shared.files.sink import FileSink, StoredFile
 from shared.files.urls import file_urls
+from shared.limits import UploadKind, admit_upload, memory_need
 from shared.media.detect import extension_for, file_type
 from shared.names import sanitize_filename
 from shared.settings import Settings
@@ -132,9 +131,9 @@ class _UploadBody:
                     raise BadRequest("Only one 'file' part is accepted",
                                      details={"field": "file"})
                 self.filename = event.filename
-                self.sink = FileSink(self._ctx, str(uuid.uuid4()),
-                                     self._request.principal.user_id, event.content_type,
-                                     self._room)
+                self.sink = await FileSink(self._ctx, str(uuid.uuid4()),
+                                           self._request.principal.user_id,
+                                           event.content_type, self._room).prepare()
         elif isinstance(event, PartData):
             if self._current == "file" and self.sink is not None:
                 await self.sink.write(event.data)
@@ -152,31 +151,12 @@ class _UploadBody:
             self._current = None
 
 
-class _UploadSlots:
-    """Uploads in progress in this instance. Each holds up to ~24 MiB of blocks in flight,
-    so the count bounds an instance's memory; past it a client is asked to retry."""
-
-    def __init__(self) -> None:
-        self.active = 0
-
-    @contextlib.contextmanager
-    def take(self, limit: int) -> Iterator[None]:
-        if self.active >= limit:
-            raise TooManyRequests(details={"max_concurrent_uploads": limit},
-                                  headers={"Retry-After": "1"})
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
-
-
-_slots = _UploadSlots()
-
-
 async def upload_file(ctx: AppContext, request: UploadRequest, body: AsyncIterator[bytes]
                       ) -> UploadResponse:
-    with _slots.take(ctx.settings.max_concurrent_uploads):
+    """Admitted by its memory need and the user's limits (shared/limits), then stored."""
+    need = memory_need(ctx.settings, request.content_length)
+    async with admit_upload(ctx.uploads, ctx.settings, request.principal.user_id, need=need,
+                            kind=UploadKind.NEW):
         return await _upload(ctx, request, body)
 
 

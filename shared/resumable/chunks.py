@@ -37,6 +37,7 @@ from shared.resumable.models import (
 )
 from shared.resumable.sessions import (
     NewSession,
+    admit_chunk,
     dek_of,
     judge_type,
     load_session,
@@ -122,7 +123,8 @@ async def put_chunk(ctx: AppContext, request: ChunkRequest, body: AsyncIterator[
     async with ctx.db.connection() as repo:
         held = await repo.sessions.part(row["id"], index)
     if held is None:
-        md5, held = await _receive(ctx, row, index, declared, body)
+        async with admit_chunk(ctx, request.principal, length):
+            md5, held = await _receive(ctx, row, index, declared, body)
     else:
         md5 = await _md5_of(body, index, length)
         if declared is not None and declared != md5:
@@ -168,7 +170,7 @@ async def _receive(ctx: AppContext, row: Row, index: int, declared: str | None,
     stager = Stager(target_of(ctx, row), offset=start,
                     first_block=(index - 1) * (row["chunk_size"] // settings.upload_block_size
                                                + 1) + 1,
-                    block_size=settings.upload_block_size, dek=dek_of(ctx, row),
+                    block_size=settings.upload_block_size, dek=await dek_of(ctx, row),
                     hashes=FileHashes.resume(row["hash_state"]) if in_order else None,
                     segment_md5=True)
     mime_type = None

@@ -86,7 +86,7 @@ async def _digests(ctx: AppContext, session: Row, stored: StoredFile) -> tuple[s
         row = {"file_path": stored.path, "storage_provider": stored.storage_provider,
                "encryption": stored.envelope, "size_bytes": size}
         try:
-            async for piece in read_plain(ctx, row, start, size - 1):
+            async for piece in await read_plain(ctx, row, start, size - 1):
                 await digests.update(piece)
             return await digests.finish()
         except BaseException:

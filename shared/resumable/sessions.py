@@ -13,6 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -38,6 +39,7 @@ from shared.files.models import UploadMetadata
 from shared.files.service import refuse_past_expiry
 from shared.files.sink import checked_type, normalised_type, object_path
 from shared.ids import canonical_id
+from shared.limits import UploadKind, admit_upload, memory_need
 from shared.media.detect import OCTET_STREAM
 from shared.resumable.stager import Target
 
@@ -82,9 +84,25 @@ def _refuse_early(ctx: AppContext, new: NewSession, declared: str) -> None:
 
 
 async def open_session(ctx: AppContext, new: NewSession) -> Row:
+    """A new session counts as one new upload in the user's minute (shared/limits); its
+    chunks then count only against the user's uploads in progress and the memory budget."""
+    _refuse_early(ctx, new, normalised_type(new.declared_type))
+    async with admit_upload(ctx.uploads, ctx.settings, new.principal.user_id,
+                            need=memory_need(ctx.settings, 0), kind=UploadKind.NEW):
+        return await _open_session(ctx, new)
+
+
+def admit_chunk(ctx: AppContext, principal: Principal, length: int | None
+                ) -> AbstractAsyncContextManager[None]:
+    """Admission of one chunk (or tus PATCH) of ``length`` bytes: a slot among the user's
+    uploads in progress and its memory, for as long as the request runs."""
+    return admit_upload(ctx.uploads, ctx.settings, principal.user_id,
+                        need=memory_need(ctx.settings, length), kind=UploadKind.CHUNK)
+
+
+async def _open_session(ctx: AppContext, new: NewSession) -> Row:
     principal, settings = new.principal, ctx.settings
     declared = normalised_type(new.declared_type)
-    _refuse_early(ctx, new, declared)
     quota = quotas.quota_for(principal, settings)
     async with ctx.db.connection() as repo:
         if new.checksum_sha256:
@@ -102,7 +120,7 @@ async def open_session(ctx: AppContext, new: NewSession) -> Row:
     chunked = new.protocol == "chunks"
     chunk_size = (grant_chunk_size(ctx, new.file_size, new.chunk_size) if chunked
                   else settings.upload_block_size)
-    made = new_envelope(ctx.keyring)
+    made = await new_envelope(ctx.keyring, required=settings.encryption_required)
     store = ctx.stores.primary
     handle = await store.begin_blocks(path, content_type=declared or OCTET_STREAM)
     try:
@@ -187,9 +205,9 @@ def target_of(ctx: AppContext, row: Row) -> Target:
                   row["staging_handle"])
 
 
-def dek_of(ctx: AppContext, row: Row) -> bytes | None:
+async def dek_of(ctx: AppContext, row: Row) -> bytes | None:
     envelope = row.get("encryption")
-    return data_key(ctx.keyring, envelope) if envelope else None
+    return await data_key(ctx.keyring, envelope) if envelope else None
 
 
 def lock_name(session_id: str) -> str:

@@ -35,6 +35,7 @@ from shared.errors import (
 from shared.media.detect import SNIFF_BYTES, normalise
 from shared.resumable.complete import complete_locked
 from shared.resumable.sessions import (
+    admit_chunk,
     dek_of,
     end_session,
     exclusively,
@@ -88,7 +89,8 @@ async def patch(ctx: AppContext, request: Patch, body: AsyncIterator[bytes]) -> 
         return await write_at(ctx, request.principal, row["id"], offset, checksum,
                               request.content_length, body)
 
-    result: Row = await exclusively(ctx, row["id"], locked)
+    async with admit_chunk(ctx, request.principal, request.content_length):
+        result: Row = await exclusively(ctx, row["id"], locked)
     return result
 
 
@@ -102,7 +104,8 @@ async def create_with_upload(ctx: AppContext, row: Row, principal: Principal,
         return await write_at(ctx, principal, row["id"], 0, checksum, content_length, body)
 
     try:
-        result: Row = await exclusively(ctx, row["id"], locked)
+        async with admit_chunk(ctx, principal, content_length):
+            result: Row = await exclusively(ctx, row["id"], locked)
     except ApiError as exc:
         if exc.status < 500:
             await end_session(ctx, row, "aborted", exc.code.lower())
@@ -125,7 +128,7 @@ async def write_at(ctx: AppContext, principal: Principal, session_id: str, offse
         raise FileTooLarge("The body goes past Upload-Length", details={
             "upload_length": row["file_size"], "upload_offset": offset,
             "content_length": content_length})
-    writer = _PatchWriter(ctx, row, checksum)
+    writer = _PatchWriter(ctx, row, checksum, await dek_of(ctx, row))
     await writer.run(body)
     async with ctx.db.connection() as repo:
         after = await repo.sessions.get(session_id)
@@ -139,10 +142,11 @@ async def write_at(ctx: AppContext, principal: Principal, session_id: str, offse
 
 
 class _PatchWriter:
-    def __init__(self, ctx: AppContext, row: Row, checksum: tuple[str, bytes] | None) -> None:
+    def __init__(self, ctx: AppContext, row: Row, checksum: tuple[str, bytes] | None,
+                 dek: bytes | None) -> None:
         self._ctx = ctx
         self._row = row
-        self._dek = dek_of(ctx, row)
+        self._dek = dek
         held = row["carry"] or b""
         self._carry = (carry.open_sealed(self._dek, held, _carry_context(row))
                        if self._dek and held else held)

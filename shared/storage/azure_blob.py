@@ -30,7 +30,7 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
 
 from shared.aio import LoopLocal
-from shared.settings import STORAGE_CLIENT_RETRIES, Settings
+from shared.settings import MAX_SAS_SECONDS, STORAGE_CLIENT_RETRIES, Settings
 from shared.storage.base import (
     ArchiveStatus,
     ListedObject,
@@ -280,7 +280,7 @@ class AzureBlobStore:
                          content_disposition: str | None = None) -> str | None:
         service = await self.service()
         now = datetime.now(UTC)
-        expiry = now + timedelta(seconds=expires_in)
+        expiry = now + timedelta(seconds=min(expires_in, MAX_SAS_SECONDS))
         account_key = getattr(service.credential, "account_key", None)
         delegation = None if account_key else await self._delegation_key(service, expiry)
         sas = generate_blob_sas(
@@ -294,6 +294,8 @@ class AzureBlobStore:
             content_disposition=content_disposition,
             account_key=account_key,
             user_delegation_key=delegation,
+            # Azurite speaks plain HTTP; anywhere else the SAS refuses it.
+            protocol=None if self._settings.local_development else "https",
         )
         blob_url = (await self.container()).get_blob_client(key).url
         return f"{blob_url}?{sas}"

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shared.settings import Settings
+from shared.settings import MAX_SAS_SECONDS, Settings
 from shared.storage.base import (
     ArchiveStatus,
     ListedObject,
@@ -268,7 +268,8 @@ class S3Store:
         if content_disposition:
             params["ResponseContentDisposition"] = content_disposition
         return await asyncio.to_thread(
-            self.client.generate_presigned_url, "get_object", Params=params, ExpiresIn=expires_in
+            self.client.generate_presigned_url, "get_object", Params=params,
+            ExpiresIn=min(expires_in, MAX_SAS_SECONDS),
         )
 
     async def probe(self) -> dict[str, object]:

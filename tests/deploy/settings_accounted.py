@@ -26,8 +26,12 @@ OPTIONAL = {
     "TRASH_RETENTION_DAYS": "default: the spec's 30 days",
     "SIGNED_URL_EXPIRES": "default from shared/settings.py; extraAppSettings can change it",
     "UPLOAD_BLOCK_SIZE": "tuning; the default suits Azure Blob",
-    "MAX_CONCURRENT_UPLOADS": "tuning; default per instance, the platform adds instances",
     "UPLOAD_IDLE_TIMEOUT_SECONDS": "tuning; default (30 s) from shared/settings.py, extraAppSettings can change it",
+    "MAX_CONCURRENT_UPLOADS": "tuning; default per instance (a backstop: memory admits), the platform adds instances",
+    "UPLOAD_MEMORY_BUDGET": "tuning; bytes uploads may hold per instance (256MB default fits a 2 GB instance)",
+    "MAX_USER_CONCURRENT_UPLOADS": "per-user limit; default from shared/settings.py; extraAppSettings can change it",
+    "MAX_USER_UPLOADS_PER_MINUTE": "per-user limit; default from shared/settings.py; extraAppSettings can change it",
+    "UPLOAD_LEASE_SECONDS": "tuning: how soon a dead instance's upload slots free themselves",
     "STREAM_MAX_OPEN_RANGE": "tuning; the default suits browsers and players",
     "HEALTH_CACHE_SECONDS": "tuning; default (5 s) from shared/settings.py, extraAppSettings can change it",
     "AZURE_FUNCTIONS_ENVIRONMENT": "unset in Azure is Production (the host's default); only Development, set locally by func start and the devhost, accepts the development JWT secret",
@@ -83,6 +87,4 @@ PLATFORM = {
 # Provided now for code being written on other branches (name: who reads it). When the code
 # reads one, it leaves this list (the test says so).
 PENDING = {
-    "ENCRYPTION_REQUIRED": "issue 6: refuse to store plaintext without a key",
-    "REDIS_URL": "issue 6: per-user limits shared through Redis",
 }

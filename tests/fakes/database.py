@@ -103,6 +103,9 @@ class FakeFiles:
             return False
         if listing.owner is not None and row["user_id"] != listing.owner:
             return False
+        if listing.now is not None and row["expires_at"] is not None \
+                and row["expires_at"] <= listing.now:
+            return False
         if listing.project_id and row["project_id"] != listing.project_id:
             return False
         if listing.file_type and row["file_type"] != listing.file_type:

@@ -33,10 +33,13 @@ def encrypted_file(sealed, auth_headers, user):
     return response.json()["file"], content
 
 
-def test_stored_and_backed_up_bytes_are_not_the_plaintext(encrypted_file, stores, wait_for):
+def test_stored_and_backed_up_bytes_are_not_the_plaintext(encrypted_file, stores, wait_for,
+                                                          devhost):
+    # devhost: the session's main devhost backs up every blob (devhost_with's do not)
     record, content = encrypted_file
-    assert record["encryption_key_id"].startswith("local:")
-    assert KEY_1 not in record["encryption_key_id"]
+    assert "encryption_key_id" not in record and "key_id" not in str(record)
+    key_id = _key_id(stores, record["id"])
+    assert key_id.startswith("local:") and KEY_1 not in key_id
     raw = stores.blob_bytes(record["file_path"])
     assert len(raw) == ciphertext_size(SIZE) == SIZE + 4 * TAG_SIZE
     assert content[:64] not in raw and content[FRAME_SIZE:FRAME_SIZE + 64] not in raw
@@ -80,7 +83,13 @@ def test_downloads_are_decrypted_by_the_service_not_redirected(sealed, auth_head
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_rotation_keeps_old_files_readable(devhost_with, auth_headers, user, encrypted_file):
+def _key_id(stores, file_id: str) -> str:
+    return stores.sql("SELECT encryption_key_id FROM files WHERE id = %s",
+                      (file_id,))[0]["encryption_key_id"]
+
+
+def test_rotation_keeps_old_files_readable(devhost_with, auth_headers, user, encrypted_file,
+                                           stores):
     record, content = encrypted_file
     rotated = devhost_with(ENCRYPTION_KEY=KEY_2, ENCRYPTION_PREVIOUS_KEYS=KEY_1)
     old = rotated.get(f"{STREAM}/{record['id']}", headers=auth_headers(user))
@@ -88,12 +97,15 @@ def test_rotation_keeps_old_files_readable(devhost_with, auth_headers, user, enc
     new = rotated.post("/api/v1/storage/upload", headers=auth_headers(user),
                        files={"file": ("new.pdf", pdf(5000), "application/pdf")})
     assert new.status_code == 201
-    assert new.json()["file"]["encryption_key_id"] not in {None, record["encryption_key_id"]}
+    assert _key_id(stores, new.json()["file"]["id"]) not in {None, _key_id(stores, record["id"])}
     # Without the retired key, the file is refused cleanly, never served as garbage.
     forgetful = devhost_with(ENCRYPTION_KEY=KEY_2)
     body = assert_error(forgetful.get(f"{STREAM}/{record['id']}", headers=auth_headers(user)),
                         500, "ENCRYPTION_KEY_UNAVAILABLE")
-    assert body["details"]["key_id"] == record["encryption_key_id"]
+    assert "key_id" not in body["details"]  # which key: in the log, never in an answer
+    # HEAD needs no data key: it is answered without unwrapping anything.
+    head = forgetful.head(f"{STREAM}/{record['id']}", headers=auth_headers(user))
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(content)
 
 
 def test_tampered_ciphertext_is_never_served(sealed, auth_headers, user, encrypted_file,
@@ -130,3 +142,21 @@ def test_an_empty_sealed_file_is_backed_up_and_streams(api, sealed, auth_headers
     downloaded = sealed.get(f"/api/v1/storage/download/{record['id']}",
                             headers=auth_headers(user))
     assert downloaded.status_code == 200 and downloaded.content == b""
+
+
+def test_encryption_required_without_a_key_stores_no_plaintext(devhost_with, auth_headers,
+                                                              user, stores):
+    strict = devhost_with(ENCRYPTION_REQUIRED="true")
+    h = auth_headers(user)
+    before = stores.leftovers(user)
+    refused = strict.post("/api/v1/storage/upload", headers=h,
+                          files={"file": ("a.pdf", pdf(5000), "application/pdf")})
+    body = assert_error(refused, 503, "SERVICE_UNAVAILABLE")
+    assert body["details"]["reason"] == "encryption_required"
+    tus = strict.post("/api/v1/storage/upload/tus", headers={
+        **h, "Tus-Resumable": "1.0.0", "Upload-Length": "5000"})
+    assert tus.status_code == 503
+    assert stores.leftovers(user) == before
+    keyed = devhost_with(ENCRYPTION_REQUIRED="true", ENCRYPTION_KEY=KEY_1)
+    assert keyed.post("/api/v1/storage/upload", headers=h, files={
+        "file": ("a.pdf", pdf(5000), "application/pdf")}).status_code == 201

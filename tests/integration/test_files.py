@@ -136,14 +136,14 @@ def test_update_body_must_be_json(api, auth_headers, user, three_files):
 def test_soft_delete_trash_and_restore(api, auth_headers, user, three_files, stores):
     h = auth_headers(user)
     file_id = three_files["beta.pdf"]
-    path = api.get(f"{FILES}/{file_id}", headers=h).json()["file"]["file_path"]
+    path = stores.sql("SELECT file_path FROM files WHERE id = %s", (file_id,))[0]["file_path"]
     deleted = api.delete(f"{FILES}/{file_id}", headers=h)
     assert deleted.status_code == 200, deleted.text
     body = deleted.json()
     assert body["deleted"] is True and body["permanent"] is False
-    assert body["storage_freed_bytes"] == 3000 and body["recovery_deadline"]
+    assert body["storage_freed_bytes"] == 0 and body["recovery_deadline"]
     assert "30 days" in body["message"]
-    assert stores.leftovers(user).used_bytes == 3000  # 6000 - 3000
+    assert stores.leftovers(user).used_bytes == 6000  # the trash counts until purged
     assert stores.blobs(path) == [path]  # bytes kept for recovery
     assert "beta.pdf" not in _names(api.get(FILES, headers=h))
     trash = api.get(FILES, headers=h, params={"trashed": "true"}).json()["files"]
@@ -164,25 +164,43 @@ def test_restore_is_refused_after_the_deadline(api, auth_headers, user, three_fi
     stores.sql("UPDATE files SET recovery_deadline = now() - interval '1 second' WHERE id = %s",
                (file_id,))
     assert_error(api.post(f"{FILES}/{file_id}/restore", headers=h), 410, "RECOVERY_EXPIRED")
-    assert stores.leftovers(user).used_bytes == 5000
+    assert stores.leftovers(user).used_bytes == 6000
 
 
-def test_restore_respects_quota_and_duplicates(api, auth_headers, upload, user, stores):
+def test_restore_refuses_duplicates_and_keeps_usage_exact(api, auth_headers, upload, user,
+                                                          stores):
     h = auth_headers(user)
-    content = png(3 * MiB)
+    content = png(MiB)
     first = upload(user, content, mime="image/png").json()["file"]["id"]
     assert api.delete(f"{FILES}/{first}", headers=h).status_code == 200
     again = upload(user, content, mime="image/png")
     assert again.status_code == 201  # the trashed copy does not count as a duplicate
-    assert_error(api.post(f"{FILES}/{first}/restore", headers=h), 409, "DUPLICATE_FILE")
-    for _ in range(2):
-        assert upload(user, png(2 * MiB), mime="image/png").status_code == 201
-    assert api.delete(f"{FILES}/{again.json()['file']['id']}", headers=h).status_code == 200
-    assert upload(user, png(3 * MiB), mime="image/png").status_code == 201  # 7 MiB used
     before = stores.leftovers(user)
-    body = assert_error(api.post(f"{FILES}/{first}/restore", headers=h), 413, "QUOTA_EXCEEDED")
-    assert body["details"]["user_quota_remaining"] == MiB
+    assert before.used_bytes == 2 * len(content)
+    assert_error(api.post(f"{FILES}/{first}/restore", headers=h), 409, "DUPLICATE_FILE")
     assert stores.leftovers(user) == before
+    assert api.delete(f"{FILES}/{again.json()['file']['id']}", headers=h,
+                      params={"permanent": "true"}).json()["storage_freed_bytes"] == len(content)
+    assert api.post(f"{FILES}/{first}/restore", headers=h).status_code == 200
+    assert stores.leftovers(user).used_bytes == len(content)
+
+
+def test_upload_trash_repeat_hits_the_quota(api, auth_headers, upload, user, stores):
+    """The trash counts against the quota until purged: 8 MiB quota, 3 MiB files."""
+    h = auth_headers(user)
+    for round_ in range(2):
+        response = upload(user, png(3 * MiB - 1000 - round_), mime="image/png")
+        assert response.status_code == 201, response.text
+        assert api.delete(f"{FILES}/{response.json()['file']['id']}", headers=h).status_code == 200
+    before = stores.leftovers(user)
+    body = assert_error(upload(user, png(3 * MiB - 1000 - 2), mime="image/png"), 413,
+                        "QUOTA_EXCEEDED")
+    assert body["details"]["user_quota_remaining"] == 8 * MiB - before.used_bytes
+    assert stores.leftovers(user) == before
+    trashed = api.get(FILES, headers=h, params={"trashed": "true"}).json()["files"]
+    purged = api.delete(f"{FILES}/{trashed[0]['id']}", headers=h, params={"permanent": "true"})
+    assert purged.json()["storage_freed_bytes"] == trashed[0]["size_bytes"]
+    assert upload(user, png(3 * MiB - 1000 - 2), mime="image/png").status_code == 201
 
 
 def test_permanent_delete_removes_bytes_row_and_backup(api, auth_headers, upload, user,

@@ -170,7 +170,7 @@ async def _dense_search(conn: Connection, listing: FileListing, columns: sql.Com
     cur = await conn.execute(
         sql.SQL("SELECT {cols} FROM files WHERE id = ANY(%(ids)s::uuid[]) ORDER BY {order}")
         .format(cols=columns, order=_order(listing)), {"ids": ids})
-    rows: list[Row] = (await cur.fetchall())[:listing.limit]
+    rows: list[Row] = _unexpired((await cur.fetchall())[:listing.limit], listing)
     unsearched, _ = await total(conn, FileListing(**{**vars(listing), "search": None}), None)
     if unsearched <= listing.count_up_to:
         count, estimate = await total(conn, listing, None)
@@ -178,6 +178,16 @@ async def _dense_search(conn: Connection, listing: FileListing, columns: sql.Com
         share = len(found) / max(int(found[-1]["n"]), 1)
         count, estimate = max(round(share * unsearched), len(found)), True
     return FilePage(rows=rows, more=True, total=count, total_is_estimate=estimate)
+
+
+def _unexpired(rows: list[Row], listing: FileListing) -> list[Row]:
+    """Files past ``expires_at`` are gone for readers at once; the timer deletes them at
+    its next run. They are dropped from the page here, not in the index walk (which stays
+    index-only), so until then a page may hold fewer than ``limit`` files."""
+    now = listing.now
+    if now is None:
+        return rows
+    return [r for r in rows if r["expires_at"] is None or r["expires_at"] > now]
 
 
 async def _candidates(conn: Connection, needle: str) -> int:
@@ -196,7 +206,7 @@ async def page(conn: Connection, listing: FileListing, columns: sql.Composable) 
     cur = await conn.execute(query, params)
     rows: list[Row] = await cur.fetchall()
     more = len(rows) > listing.limit
-    rows = rows[:listing.limit]
+    rows = _unexpired(rows[:listing.limit], listing)
     if listing.search and rows and listing.after is None:
         matches = int(rows[0]["total_count"])
         for row in rows:

@@ -1,7 +1,9 @@
+import asyncio
 import base64
 import hashlib
 import os
 import sys
+import threading
 import types
 from typing import Any
 
@@ -193,3 +195,64 @@ def test_key_vault_wrapper_in_a_ring() -> None:
 def test_key_vault_url_must_name_a_version(url: str) -> None:
     with pytest.raises(ValueError):
         KeyVaultKeyWrapper(url, object())
+
+
+class _CountingWrapper(LocalKeyWrapper):
+    __slots__ = ("calls",)
+
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self.calls = 0
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        self.calls += 1
+        return super().unwrap(wrapped)
+
+
+def test_unwrapped_keys_are_cached_briefly_and_boundedly() -> None:
+    now = [0.0]
+    wrapper = _CountingWrapper(OLD)
+    ring = KeyRing(wrapper, clock=lambda: now[0])
+    dek, wrapped = ring.new_data_key()
+    assert ring.unwrap(wrapped.key_id, wrapped.wrapped) == dek
+    assert ring.unwrap(wrapped.key_id, wrapped.wrapped) == dek
+    assert wrapper.calls == 1  # the second read of the file unwrapped nothing
+    now[0] += KeyRing.CACHE_SECONDS + 1
+    assert ring.unwrap(wrapped.key_id, wrapped.wrapped) == dek
+    assert wrapper.calls == 2  # expired: unwrapped again
+    for _ in range(KeyRing.CACHE_SIZE + 10):
+        ring.unwrap(*ring.new_data_key()[1])
+    assert len(ring._cache) == KeyRing.CACHE_SIZE
+
+
+class _RemoteWrapper(LocalKeyWrapper):
+    """Stands for Key Vault: a network call (``remote``) that must not run on the loop."""
+
+    __slots__ = ("remote", "threads")
+
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self.remote = True
+        self.threads: list[str] = []
+
+    def wrap(self, dek: bytes) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        return super().wrap(dek)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        return super().unwrap(wrapped)
+
+
+def test_a_remote_wrapper_is_called_off_the_event_loop_and_once_per_key() -> None:
+    wrapper = _RemoteWrapper(OLD)
+    ring = KeyRing(wrapper)
+
+    async def scenario() -> None:
+        dek, wrapped = await ring.new_data_key_async()
+        for _ in range(5):  # five ranges, five requests: one unwrap
+            assert await ring.unwrap_async(wrapped.key_id, wrapped.wrapped) == dek
+
+    asyncio.run(scenario())
+    assert len(wrapper.threads) == 2
+    assert threading.main_thread().name not in wrapper.threads

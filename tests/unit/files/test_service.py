@@ -20,7 +20,6 @@ from shared.errors import (
     Forbidden,
     NotFound,
     NotInTrash,
-    QuotaExceeded,
     RecoveryExpired,
     Unauthorized,
 )
@@ -126,10 +125,10 @@ async def test_trash_then_restore() -> None:
     ctx = fake_context()
     file_id = await add(ctx, "a.txt", size=500)
     deleted = await service.delete_file(ctx, ALICE, file_id, permanent=False)
-    assert deleted.storage_freed_bytes == 500
+    assert deleted.storage_freed_bytes == 0  # the trash counts until it is purged
     assert deleted.recovery_deadline == ctx.clock() + timedelta(days=30)
     assert await names(ctx) == [] and await names(ctx, trashed=True) == ["a.txt"]
-    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 0
+    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 500
     with pytest.raises(NotFound):  # already in the trash
         await service.delete_file(ctx, ALICE, file_id, permanent=False)
     restored = await service.restore_file(ctx, ALICE, file_id)
@@ -150,22 +149,19 @@ async def test_restore_after_the_deadline_is_refused_and_changes_nothing() -> No
     assert db_of(ctx).tables.files[file_id] == before
 
 
-async def test_restore_over_quota_or_over_a_live_copy_is_refused() -> None:
+async def test_restore_over_a_live_copy_is_refused_and_keeps_usage_exact() -> None:
     ctx = fake_context(quota_user_bytes=1000)
     trashed = await add(ctx, "a.txt", size=600)
     await service.delete_file(ctx, ALICE, trashed, permanent=False)
-    await add(ctx, "b.txt", size=600)
-    with pytest.raises(QuotaExceeded) as refused:
-        await service.restore_file(ctx, ALICE, trashed)
-    assert refused.value.details["user_quota_remaining"] == 400
-    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 600
-
+    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 600  # the trash counts
     sha = db_of(ctx).tables.files[trashed]["checksum_sha256"]
     await add(ctx, "same-bytes.txt", size=10, checksum_sha256=sha)
-    with pytest.raises(DuplicateFile):  # an admin is not bounded by the quota: the copy wins
+    with pytest.raises(DuplicateFile):
         await service.restore_file(ctx, ADMIN, trashed)
     assert db_of(ctx).tables.files[trashed]["deleted_at"] is not None
     assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 610
+    await service.delete_file(ctx, ALICE, trashed, permanent=True)  # purged: freed
+    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 10
 
 
 async def test_permanent_delete_removes_row_object_and_queues_the_backup_delete() -> None:
@@ -180,13 +176,25 @@ async def test_permanent_delete_removes_row_object_and_queues_the_backup_delete(
     assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 0
 
 
-async def test_permanent_delete_from_the_trash_frees_nothing_twice() -> None:
+async def test_permanent_delete_from_the_trash_frees_its_bytes_once() -> None:
     ctx = fake_context()
     file_id = await add(ctx, "a.txt", size=50)
-    await service.delete_file(ctx, ALICE, file_id, permanent=False)
+    await add(ctx, "b.txt", size=70)
+    assert (await service.delete_file(ctx, ALICE, file_id, permanent=False)
+            ).storage_freed_bytes == 0
+    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 120
     result = await service.delete_file(ctx, ALICE, file_id, permanent=True)
-    assert result.storage_freed_bytes == 0
-    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 0
+    assert result.storage_freed_bytes == 50
+    assert db_of(ctx).tables.usage["alice"]["used_bytes"] == 70
+
+
+async def test_upload_trash_repeat_hits_the_quota() -> None:
+    ctx = fake_context(quota_user_bytes=1000)
+    for round_ in range(3):
+        file_id = await add(ctx, f"{round_}.txt", size=400)
+        await service.delete_file(ctx, ALICE, file_id, permanent=False)
+    async with ctx.db.transaction() as repo:  # 1200 bytes in the trash: no room for 400
+        assert await repo.usage.reserve("alice", 400, 1000) is None
 
 
 class _RefusingStore(MemoryStore):

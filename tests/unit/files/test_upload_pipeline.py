@@ -94,7 +94,7 @@ async def test_an_encrypted_upload_stores_ciphertext_and_reads_back_plaintext() 
     assert len(stored) == ciphertext_size(len(content)) and content[:64] not in stored
     assert record.encryption_key_id == ctx.keyring.active_key_id
     row = db_of(ctx).tables.files[record.id]
-    plain = b"".join([c async for c in read_plain(ctx, row, 1000, 150_000)])
+    plain = b"".join([c async for c in await read_plain(ctx, row, 1000, 150_000)])
     assert plain == content[1000:150_001]
 
 

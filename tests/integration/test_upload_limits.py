@@ -1,0 +1,122 @@
+"""Upload limits through two devhosts sharing the session's real Redis (REDIS_URL): a user's
+uploads per minute and uploads in progress are counted across instances, a slot of an
+instance that died frees itself, and each instance admits uploads by the memory they need."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from shared.limits.redis import RedisUserLimiter
+from tests.integration.helpers import assert_error, png
+
+UPLOAD = "/api/v1/storage/upload"
+BOUNDARY = "slowb0undary"
+
+
+def _send(client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    return client.post(UPLOAD, headers=headers, files={"file": ("a.png", png(), "image/png")})
+
+
+def _slow_upload(client: httpx.Client, headers: dict[str, str], release: threading.Event,
+                 statuses: list[int], *, length: int | None = None) -> threading.Thread:
+    """An upload whose body stops half-way until ``release`` is set (declared length or
+    chunked)."""
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"slow.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png(2048)
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        release.wait(30)
+        yield tail
+
+    extra = {"Content-Length": str(len(head) + len(tail))} if length is not None else {}
+    thread = threading.Thread(target=lambda: statuses.append(client.post(
+        UPLOAD, content=body(), headers={
+            **headers, **extra, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    ).status_code))
+    thread.start()
+    return thread
+
+
+def test_uploads_per_minute_are_counted_across_instances(devhost_with, auth_headers, user,
+                                                         stores):
+    a = devhost_with(MAX_USER_UPLOADS_PER_MINUTE="3", TEST_INSTANCE="a")
+    b = devhost_with(MAX_USER_UPLOADS_PER_MINUTE="3", TEST_INSTANCE="b")
+    h = auth_headers(user)
+    assert [_send(c, h).status_code for c in (a, b, a)] == [201, 201, 201]
+    before = stores.leftovers(user)
+    refused = _send(b, h)
+    body = assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert body["details"]["user_uploads_per_minute"] == 3
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert stores.leftovers(user) == before  # nothing stored, nothing counted
+    assert _send(a, auth_headers(f"{user}-other")).status_code == 201  # per user
+
+
+def test_uploads_in_progress_are_counted_across_instances(devhost_with, auth_headers, user,
+                                                          stores):
+    a = devhost_with(MAX_USER_CONCURRENT_UPLOADS="1", TEST_INSTANCE="a")
+    b = devhost_with(MAX_USER_CONCURRENT_UPLOADS="1", TEST_INSTANCE="b")
+    h = auth_headers(user)
+    release, statuses = threading.Event(), []
+    slow = _slow_upload(a, h, release, statuses)
+    try:
+        time.sleep(2)  # a's upload holds the user's only slot
+        refused = _send(b, h)
+        body = assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+        assert body["details"]["user_concurrent_uploads"] == 1
+        assert refused.headers["Retry-After"] == "1"
+        assert _send(b, auth_headers(f"{user}-other")).status_code == 201
+    finally:
+        release.set()
+        slow.join(30)
+    assert statuses == [201]
+    assert _send(b, h).status_code == 201  # the slot came back
+    assert stores.leftovers(user).rows == 2
+
+
+def test_a_slot_of_an_instance_that_died_frees_itself(stack):
+    async def scenario() -> None:
+        died, alive = RedisUserLimiter(stack.redis.url), RedisUserLimiter(stack.redis.url)
+        take = {"max_concurrent": 1, "per_minute": None, "lease_seconds": 1.0}
+        assert await died.acquire("lease-user", "held", **take) is None  # never released
+        refusal = await alive.acquire("lease-user", "next", **take)
+        assert refusal is not None and refusal.limit == "user_concurrent_uploads"
+        await asyncio.sleep(1.2)
+        assert await alive.acquire("lease-user", "next", **take) is None
+        await alive.release("lease-user", "next")
+
+    asyncio.run(scenario())
+
+
+def test_memory_admits_many_small_uploads_and_bounds_a_large_one(devhost_with, auth_headers,
+                                                                 user, stores):
+    # 1 MiB blocks: an upload of unknown length may hold ~3.25 MiB, a small one ~0.25 MiB.
+    limited = devhost_with(UPLOAD_MEMORY_BUDGET="3MB", MAX_USER_CONCURRENT_UPLOADS="20")
+    h = auth_headers(user)
+    release, statuses = threading.Event(), []
+    small = [_slow_upload(limited, h, release, statuses, length=1) for _ in range(6)]
+    try:
+        time.sleep(1.5)  # six small uploads in flight (~1.5 MiB): all admitted
+        big = limited.post(UPLOAD, headers={**h, "Content-Type": "multipart/form-data; "
+                                            f"boundary={BOUNDARY}"},
+                           content=iter([b"--" + BOUNDARY.encode() + b"--\r\n"]))
+        body = assert_error(big, 429, "RATE_LIMIT_EXCEEDED")  # chunked: ~3.25 MiB more
+        assert body["details"]["upload_memory_budget"] == 3 * 1024 * 1024
+        assert big.headers["Retry-After"] == "1"
+    finally:
+        release.set()
+        for thread in small:
+            thread.join(30)
+    assert statuses == [201] * 6
+    assert stores.leftovers(user).rows == 6
+    done, alone = threading.Event(), []
+    done.set()
+    _slow_upload(limited, h, done, alone).join(30)
+    assert alone == [201]  # alone, an upload of unknown length passes
