@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from shared.db.edge import EdgeRepository
 from shared.db.maintenance import MaintenanceRepository
+from shared.db.processing import ProcessingRepository
 
 Row = dict[str, Any]
 SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
@@ -58,7 +59,7 @@ class FileListing:
     trashed: bool = False
     project_id: str | None = None
     file_type: str | None = None
-    search: str | None = None  # case-insensitive substring of name, description or a tag
+    search: str | None = None  # substring of name, description or a tag; word of its text
     sort: SortField = "created_at"
     descending: bool = True
     limit: int = 20
@@ -216,6 +217,9 @@ class Repository(Protocol):
 
     @property
     def sessions(self) -> UploadSessionRepository: ...
+
+    @property
+    def processing(self) -> ProcessingRepository: ...
 
     async def ping(self) -> None:
         """A round trip to the database (health checks)."""

@@ -10,6 +10,12 @@ from psycopg.types.json import Jsonb
 
 from shared.db.repository import FILE_COLUMNS, DuplicateKey, FileListing, Row
 
+# extracted text (issue 9): shared/db/pg/processing.py
+TEXT_MATCH = (
+    "EXISTS (SELECT 1 FROM file_texts ft WHERE ft.file_id = files.id AND ft.search_vector @@"
+    " (plainto_tsquery('french', %(text_query)s) || plainto_tsquery('simple', %(text_query)s)))"
+)
+
 SELECT_FILE = sql.SQL(", ").join(
     sql.SQL("id::text AS id") if column == "id" else sql.Identifier(column)
     for column in FILE_COLUMNS
@@ -46,9 +52,10 @@ def _where(listing: FileListing) -> tuple[sql.Composable, dict[str, Any]]:
     if listing.search:
         clauses.append(sql.SQL(
             "(original_name ILIKE %(search)s OR coalesce(description, '') ILIKE %(search)s"
-            " OR array_to_string(tags, ' ') ILIKE %(search)s)"
-        ))
+            " OR array_to_string(tags, ' ') ILIKE %(search)s OR {text})"
+        ).format(text=sql.SQL(TEXT_MATCH)))
         params["search"] = f"%{_escape_like(listing.search)}%"
+        params["text_query"] = listing.search
     return sql.SQL(" AND ").join(clauses), params
 
 
