@@ -11,8 +11,10 @@ from functions import (
     files,
     health,
     maintenance,
+    metadata,
     openapi,
     resumable,
+    transform,
     tus,
     upload,
 )
@@ -26,5 +28,5 @@ get_settings()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
-                  admin, resumable, tus):
+                  admin, resumable, tus, metadata, transform):
     app.register_functions(blueprint.bp)

@@ -96,8 +96,9 @@ class PgProcessing:
                      owns_target: bool = False, result: Row | None = None,
                      error_code: str | None = None, error_message: str | None = None) -> bool:
         row = await self._row(
-            "UPDATE file_transformations SET status = %(status)s::text, target_file_id = %(target)s,"
-            " owns_target = %(owns)s, result = %(result)s, error_code = %(code)s,"
+            "UPDATE file_transformations SET status = %(status)s::text,"
+            " target_file_id = %(target)s, owns_target = %(owns)s, result = %(result)s,"
+            " error_code = %(code)s,"
             " error_message = %(message)s, completed_at = now(), heartbeat_at = now(),"
             " progress_percent = CASE WHEN %(status)s::text = 'completed' THEN 100"
             "  ELSE progress_percent END"
