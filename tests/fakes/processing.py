@@ -17,7 +17,7 @@ class FakeProcessing:
         self._clock = clock
 
     def _find(self, transform_id: str) -> Row | None:
-        return next((t for t in self._t.transformations if t["id"] == transform_id), None)
+        return next((t for t in self._t.transformations if t.get("id") == transform_id), None)
 
     async def file_by_path(self, path: str, *, for_update: bool = False) -> Row | None:
         return next((copy.deepcopy(r) for r in self._t.files.values()
@@ -47,10 +47,10 @@ class FakeProcessing:
                    if t["status"] in OPEN and t["created_at"] <= me["created_at"])
 
     async def summaries(self, source_id: str) -> list[Row]:
-        return [{"id": t["id"], "type": t["transformation_type"], "status": t["status"],
-                 "progress_percent": t["progress_percent"],
-                 "output_file_id": t["target_file_id"], "error_message": t["error_message"],
-                 "extracted_text_length": (t["result"] or {}).get("extracted_text_length")}
+        return [{"id": t.get("id", ""), "type": t["transformation_type"], "status": t["status"],
+                 "progress_percent": t.get("progress_percent", 0),
+                 "output_file_id": t["target_file_id"], "error_message": t.get("error_message"),
+                 "extracted_text_length": (t.get("result") or {}).get("extracted_text_length")}
                 for t in self._t.transformations if t["source_file_id"] == source_id]
 
     async def claim(self, transform_id: str, stale_before: datetime) -> Row | None:
@@ -96,12 +96,13 @@ class FakeProcessing:
 
     async def variants(self, source_id: str) -> list[Row]:
         ids = {t["target_file_id"] for t in self._t.transformations
-               if t["source_file_id"] == source_id and t["owns_target"]}
+               if t["source_file_id"] == source_id and t.get("owns_target")}
         return [copy.deepcopy(r) for i, r in self._t.files.items() if i in ids]
 
     async def stale(self, stale_before: datetime, limit: int) -> list[Row]:
         return [copy.deepcopy(t) for t in self._t.transformations
-                if t["status"] in OPEN and t["heartbeat_at"] < stale_before][:limit]
+                if t["status"] in OPEN and (t.get("heartbeat_at") or t.get("created_at") or
+                                            stale_before) < stale_before][:limit]
 
     async def requeue(self, transform_id: str) -> None:
         t = self._find(transform_id)
