@@ -36,6 +36,8 @@ from shared.processing.models import (
 
 log = logging.getLogger(__name__)
 
+VARIANT = "variant"  # a key of the stored parameters, not of the type's own model
+PREVIEW = {"width": 1024, "height": 1024}
 # Rough seconds per job, for ``estimated_completion`` (queue position × this).
 _ESTIMATE_SECONDS = {"image": 3, "video": 60, "text": 10, "ocr": 20}
 
@@ -73,12 +75,15 @@ def transformation_of(row: Row, *, queue_position: int | None = None) -> Transfo
 
 
 async def record(repo: Repository, source: Row, valid: ValidTransformation, *, user_id: str,
-                 role: str, output_name: str | None) -> Row:
+                 role: str, output_name: str | None, variant: str | None = None) -> Row:
+    """``variant`` (``preview``) names what the output stands for at the CDN and in ``urls``
+    (shared/db/edge.py); a thumbnail is one without saying."""
     name = sanitize_filename(output_name) if output_name else default_name(
-        source["original_name"], valid.type.name, valid.output.extension)
+        source["original_name"], variant or valid.type.name, valid.output.extension)
+    stored = valid.stored_params | ({VARIANT: variant} if variant else {})
     return await repo.processing.create({
         "source_file_id": source["id"], "transformation_type": valid.type.name,
-        "transformation_params": valid.stored_params, "user_id": user_id,
+        "transformation_params": stored, "user_id": user_id,
         "requested_role": role, "output_name": name[:255]})
 
 
@@ -131,15 +136,18 @@ async def transformation_status(ctx: AppContext, principal: Principal, transform
                            result=row["result"] if row["status"] == "completed" else None)
 
 
-def defaults_for(mime_type: str) -> list[tuple[str, dict[str, Any]]]:
-    """What ``auto_transform`` asks for, by type: a thumbnail of an image, of a PDF's first
-    page and of a video (its poster frame); the text of a PDF, a DOCX or an RTF."""
+def defaults_for(mime_type: str) -> list[tuple[str, dict[str, Any], str | None]]:
+    """What ``auto_transform`` asks for, by type: (type, parameters, variant). A thumbnail of
+    an image and of a video (its poster frame); a thumbnail, a preview (1024 px) of the first
+    page and the text of a PDF; the text of a DOCX or an RTF."""
     if mime_type in IMAGE_SOURCES or mime_type in VIDEO_SOURCES:
-        return [("thumbnail_generation", {})]
+        return [("thumbnail_generation", {}, None)]
     if mime_type == documents.PDF:
-        return [("thumbnail_generation", {}), ("text_extraction", {})]
+        return [("thumbnail_generation", {}, None),
+                ("thumbnail_generation", PREVIEW, "preview"),
+                ("text_extraction", {}, None)]
     if mime_type == documents.DOCX or mime_type in documents.RTF:
-        return [("text_extraction", {})]
+        return [("text_extraction", {}, None)]
     return []
 
 
@@ -147,11 +155,11 @@ async def record_defaults(ctx: AppContext, repo: Repository, source: Row) -> lis
     """Record the defaults of ``source`` (as its owner, role ``user``: every default is open
     to every role); the ids to enqueue once the transaction commits."""
     ids = []
-    for transformation_type, parameters in defaults_for(source["mime_type"]):
+    for transformation_type, parameters, variant in defaults_for(source["mime_type"]):
         assert transformation_type in REGISTRY
         valid = validate_transformation(transformation_type, parameters, source["mime_type"],
                                         "user", ctx.settings)
         row = await record(repo, source, valid, user_id=source["user_id"], role="auto",
-                           output_name=None)
+                           output_name=None, variant=variant)
         ids.append(row["id"])
     return ids

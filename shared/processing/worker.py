@@ -30,6 +30,7 @@ from shared.media.jobs import run_job, workspace
 from shared.media.limits import MediaLimits
 from shared.media.registry import ValidTransformation, load_transformation
 from shared.processing.output import download, store_output
+from shared.processing.requests import VARIANT
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ async def handle_message(ctx: AppContext, body: bytes) -> str:
     progress = [0]
     beat = asyncio.create_task(_beat(ctx, transform_id, progress))
     try:
-        valid = load_transformation(claimed["transformation_type"],
-                                    claimed["transformation_params"], source["mime_type"])
+        own = {k: v for k, v in claimed["transformation_params"].items() if k != VARIANT}
+        valid = load_transformation(claimed["transformation_type"], own, source["mime_type"])
         return await _run(ctx, claimed, source, valid, progress)
     except TransformationFailed as exc:
         await _fail(ctx, transform_id, exc.code, exc.message)

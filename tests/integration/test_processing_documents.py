@@ -31,8 +31,10 @@ def _search(pipeline: Pipeline, user: str, word: str) -> list[str]:
 
 def _processed(pipeline: Pipeline, user: str, file_id: str, wait_for, **flags: bool) -> dict:
     def holds() -> bool:
-        processing = pipeline.detail(user, file_id)["metadata"].get("processing", {})
-        return all(processing.get(k) == v for k, v in flags.items())
+        detail = pipeline.detail(user, file_id)
+        processing = detail["metadata"].get("processing", {})
+        return all(processing.get(k) == v for k, v in flags.items()) and all(
+            t["status"] == "completed" for t in detail["transformations"])
 
     wait_for(holds, timeout=90, what=f"processing {flags}")
     return pipeline.detail(user, file_id)
@@ -51,11 +53,19 @@ def test_a_pdf_is_described_thumbnailed_and_searchable(pipeline, user, tmp_path,
     assert metadata["processing"] == {"text_extracted": True, "thumbnails_generated": True,
                                       "searchable": True}
     types = {t["type"]: t for t in detail["transformations"]}
-    assert set(types) == {"thumbnail_generation", "text_extraction"}
+    assert sorted(t["type"] for t in detail["transformations"]) == [
+        "text_extraction", "thumbnail_generation", "thumbnail_generation"]  # and a preview
     assert types["text_extraction"]["extracted_text_length"] > 40
     text = pipeline.download(user, types["text_extraction"]["output_file_id"]).decode()
     assert "hippopotames" in text and "zanzibar" in text
     assert detail["urls"]["thumbnail"].endswith("?variant=thumbnail")
+    assert detail["urls"]["preview"].endswith("?variant=preview")
+    sizes = []
+    for variant in ("thumbnail", "preview"):
+        response = pipeline.api.get(detail["urls"][variant], headers=pipeline.auth(user))
+        assert response.status_code == 200, response.text
+        sizes.append(max(Image.open(io.BytesIO(response.content)).size))
+    assert sizes[0] == 256 and sizes[1] > 256
     # found by words only inside the document: exact (simple) and stemmed (french)
     assert source["id"] in _search(pipeline, user, "zanzibar")
     assert source["id"] in _search(pipeline, user, "hippopotame")
