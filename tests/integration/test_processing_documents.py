@@ -114,6 +114,8 @@ def test_video_poster_and_every_video_type(pipeline, user, tmp_path, wait_for):
     assert webm["output_file"]["mime_type"] == "video/webm"
     with av.open(io.BytesIO(pipeline.download(user, webm["output_file"]["id"]))) as container:
         assert container.streams.video[0].codec_context.name in ("vp8", "vp9", "libvpx")
+    mov = run("video_format_conversion", format="mov")
+    assert mov["output_file"]["mime_type"] == "video/quicktime"
     gif = run("video_format_conversion", format="gif", width=80)
     assert Image.open(io.BytesIO(pipeline.download(user, gif["output_file"]["id"]))).width == 80
     resized = run("video_resize", width=80, height=60)
@@ -137,3 +139,12 @@ def test_ocr_reads_a_scan_for_premium(pipeline, user, tmp_path):
     assert len(text.split()) >= 5 and done["result"]["extracted_text_length"] == len(text)
     assert "quick" in text.lower()
     assert source["id"] in _search(pipeline, user, "quick")
+
+    scan = samples.scanned_pdf(tmp_path / "scan.pdf", samples.printed_page(lines=2),
+                               samples.printed_page(lines=3))
+    pdf = pipeline.upload(user, scan, "application/pdf", role="premium")
+    read = pipeline.run(user, pdf["id"], "ocr", role="premium")
+    assert read["transformation"]["status"] == "completed", read
+    assert read["result"]["pages"] == 2
+    assert "forêt" in pipeline.download(user, read["output_file"]["id"]).decode() or \
+        "fox" in pipeline.download(user, read["output_file"]["id"]).decode()

@@ -24,6 +24,7 @@ from tests import media_samples as samples
 from tests.integration.processing import Pipeline
 
 QUEUE = "transformations"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @pytest.fixture
@@ -185,15 +186,22 @@ def _run_worker(app_functions, transform_id: str, **settings: object) -> None:
     ("media_max_source_size", 10, "photo", "thumbnail_generation", "source_bytes"),
     ("media_max_video_seconds", 0.5, "clip", "thumbnail_generation", "lasts"),
     ("media_job_timeout", 0.001, "clip", "video_format_conversion", "time limit"),
+    ("media_max_frames", 2, "gif", "thumbnail_generation", "frames"),
+    ("media_max_video_pixels", 10_000, "clip", "video_format_conversion", "pixels a frame"),
+    ("media_max_unpacked_size", 1000, "docx", "text_extraction", "unpacks"),
 ])
 def test_every_limit_ends_the_job_failed(pipeline, user, tmp_path, stores, app_functions,
-                                         limit, value, sample, kind, says):
+                                         devhost_with, limit, value, sample, kind, says):
     made = {"pdf": lambda: (samples.text_pdf(tmp_path / "a.pdf", [["un"], ["deux"]]),
                             "application/pdf"),
             "photo": lambda: (samples.photo(tmp_path / "p.jpg", (300, 200)), "image/jpeg"),
+            "gif": lambda: (samples.animated_gif(tmp_path / "a.gif", frames=5), "image/gif"),
+            "docx": lambda: (samples.docx_file(tmp_path / "d.docx", ["mot"] * 50), DOCX),
             "clip": lambda: (samples.clip(tmp_path / "c.mp4"), "video/mp4")}[sample]
     path, mime = made()
-    source = pipeline.upload(user, path, mime)
+    wide = devhost_with(ALLOWED_MIME_TYPES=f"application/pdf,image/jpeg,image/gif,{DOCX}") \
+        if sample == "docx" else None
+    source = pipeline.upload(user, path, mime, client=wide)
     params = {"format": "webm"} if kind == "video_format_conversion" else {}
     job = _insert(stores, source, kind=kind, params=params)
     _run_worker(app_functions, job, **{limit: value})
