@@ -11,9 +11,11 @@ from functions import (
     files,
     health,
     maintenance,
+    metadata,
     methods,
     openapi,
     resumable,
+    transform,
     tus,
     upload,
 )
@@ -32,5 +34,5 @@ configure_telemetry(settings)
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (health, upload, files, download, openapi, backup, maintenance, cdn, edge,
-                  admin, resumable, tus, methods):
+                  admin, resumable, tus, metadata, transform, methods):
     app.register_functions(blueprint.bp)

@@ -1,8 +1,8 @@
 """Lifecycle maintenance run by the timer: empty the trash past its recovery deadline,
 remove files past ``expires_at`` (each file on its own: one failure stops nothing), end
 upload sessions past theirs, move files between tiers by last use, follow rehydrations, let
-the backup copies and the CDN purges catch up, and reconcile the stores with the tables
-when that is due."""
+the backup copies, the CDN purges and stale transformations catch up, and reconcile the
+stores with the tables when that is due."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from shared import backup
 from shared.context import AppContext
 from shared.db import FileRepository
 from shared.distribution.purge import retry_due_purges
-from shared.files import tiers
+from shared.files import tiers, variants
 from shared.files.service import delete_stored_bytes
 from shared.files.visibility import public_access_ended
+from shared.processing.reaper import reap_stale
 from shared.reconcile import run_if_due
 from shared.resumable.expiry import expire_sessions
 
@@ -26,16 +27,19 @@ _BATCH = 100
 
 
 async def _remove(ctx: AppContext, file_id: str, reason: str) -> None:
-    """Delete a file for good: row, quota (trashed files count too), stored bytes, backup."""
+    """Delete a file for good: row, quota (trashed files count too), stored bytes, backup
+    copy, and its variants alike."""
     async with ctx.db.transaction() as repo:
         row = await repo.files.get(file_id, for_update=True)
         if row is None:
             return
         await repo.usage.release(row["user_id"], row["size_bytes"])
+        followers = await variants.delete(repo, file_id)
         await repo.backups.mark_for_deletion(row["file_path"])
         await repo.files.delete(file_id)
     await public_access_ended(ctx, row, reason)
-    await delete_stored_bytes(ctx, row)
+    for removed in (row, *followers):
+        await delete_stored_bytes(ctx, removed)
 
 
 async def _remove_due(ctx: AppContext, reason: str,
@@ -94,6 +98,7 @@ async def _maintain(ctx: AppContext) -> dict[str, Any]:
         "upload_sessions": await expire_sessions(ctx),
         "backups": await backup.catch_up(ctx),
         "cdn_purges_retried": await retry_due_purges(ctx),
+        "transformations": await reap_stale(ctx),
         "reconciliation": await run_if_due(ctx),
     }
     log.info("lifecycle maintenance: %s", report)

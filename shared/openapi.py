@@ -26,6 +26,7 @@ from shared.files.models import (
     UploadMetadata,
     UploadResponse,
 )
+from shared.processing.models import TransformAccepted, TransformRequest, TransformStatus
 from shared.resumable.models import (
     ChunkResponse,
     ResumableInit,
@@ -259,6 +260,24 @@ OPERATIONS = [
     Operation("get", "/api/v1/storage/cdn/purge/{purge_id}",
               "A purge's progress per provider (CDN_SYNC_FAILED when one failed)",
               {200: ("The purge", PurgeResponse)}, path_params=("purge_id",)),
+    Operation("post", "/api/v1/storage/transform",
+              "Transform a file (owner or admin); the output is a new file of the same owner",
+              {202: ("Recorded and queued", TransformAccepted),
+               400: ("Unknown type, invalid parameter or inapplicable source (details.field)",
+                     None),
+               403: ("An advanced type (video_*, ocr) for the role user (details.required_role)",
+                     None),
+               404: ("A source the caller may not see", None)}, body=TransformRequest,
+              description="Types: image_resize, image_format_conversion, image_compression, "
+                          "text_extraction, thumbnail_generation (every role); video_resize, "
+                          "video_format_conversion, video_bitrate_adjustment, ocr (premium, "
+                          "admin). Parameters per type: see the README."),
+    Operation("get", "/api/v1/storage/transform/{transform_id}",
+              "A transformation's status: queued, processing, completed (output_file) or "
+              "failed (error_code, error_message)",
+              {200: ("The transformation", TransformStatus),
+               404: ("Not the caller's transformation", None)},
+              path_params=("transform_id",)),
     Operation("get", "/api/v1/storage/cdn/stats",
               "What the CDN served: the caller's files (an admin: all), or one file",
               {200: ("Statistics", StatsResponse), 502: ("Every provider failed", None)},

@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     media_max_memory: Annotated[int, BeforeValidator(parse_size)] = Field(
         2 * 1024**3, validation_alias="MEDIA_MAX_MEMORY")
     media_job_timeout: float = Field(540, validation_alias="MEDIA_JOB_TIMEOUT")
+    # The largest stored file that metadata extraction and transformations read to local disk.
+    media_max_source_size: Annotated[int, BeforeValidator(parse_size)] = Field(
+        2 * 1024**3, validation_alias="MEDIA_MAX_SOURCE_SIZE")
 
     # URLs shown to clients. AZURE_CDN_ENDPOINT is the public CDN's base URL (Front Door's
     # endpoint, a Cloudflare host in front of it, or the local Varnish).

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from shared.db.edge import EdgeRepository
 from shared.db.maintenance import MaintenanceRepository
+from shared.db.processing import ProcessingRepository
 
 Row = dict[str, Any]
 SortField = Literal["created_at", "updated_at", "original_name", "size_bytes", "file_type",
@@ -65,7 +66,7 @@ class FileListing:
     trashed: bool = False
     project_id: str | None = None
     file_type: str | None = None
-    search: str | None = None  # case-insensitive substring of name, description or a tag
+    search: str | None = None  # substring of name, description or a tag; word of its text
     sort: SortField = "created_at"
     descending: bool = True
     limit: int = 20
@@ -75,6 +76,9 @@ class FileListing:
     # Files whose expires_at is at or before this instant are gone for readers (the timer
     # deletes them later); None lists them too.
     now: datetime | None = None
+    # Files whose extracted text (file_texts) holds the searched words, found first by the
+    # text index (shared/db/pg/listing.py); they match the search too.
+    text_ids: tuple[str, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -245,6 +249,9 @@ class Repository(Protocol):
 
     @property
     def sessions(self) -> UploadSessionRepository: ...
+
+    @property
+    def processing(self) -> ProcessingRepository: ...
 
     async def ping(self) -> None:
         """A round trip to the database (health checks)."""

@@ -251,6 +251,8 @@ class TransformationSummary(BaseModel):
     progress_percent: int = 0
     output_file_id: str | None = None
     error_message: str | None = None
+    extracted_text_length: int | None = Field(
+        None, description="text_extraction and ocr: characters of text extracted")
 
 
 class FileDetailResponse(BaseModel):

@@ -20,7 +20,7 @@ from shared.errors import (
     Unprocessable,
     ValidationFailed,
 )
-from shared.files import cursor, quotas
+from shared.files import cursor, quotas, variants
 from shared.files.models import (
     DeleteResponse,
     FileDetailResponse,
@@ -96,8 +96,8 @@ async def readable_file(ctx: AppContext, principal: Principal | None, file_id: s
 
 
 def _summary(row: Row, metadata: dict[str, Any], settings: Settings,
-             variants: dict[str, str]) -> FileSummary:
-    return FileSummary(**row, urls=file_urls(row, settings, variants), metadata=metadata)
+             made: dict[str, str]) -> FileSummary:
+    return FileSummary(**row, urls=file_urls(row, settings, made), metadata=metadata)
 
 
 async def storage_usage(repo: Repository, principal: Principal, settings: Settings
@@ -133,10 +133,10 @@ async def list_files(ctx: AppContext, principal: Principal, query: ListQuery
         rows, total = found.rows, found.total
         ids = [r["id"] for r in rows]
         metadata = await repo.files.metadata_for(ids)
-        variants = await repo.edge.variants([r["id"] for r in rows if publicly_readable(r)])
+        made = await repo.edge.variants(ids)
         usage = await storage_usage(repo, principal, settings)
     return FileListResponse(
-        files=[_summary(r, metadata.get(r["id"], {}), settings, variants.get(r["id"], {}))
+        files=[_summary(r, metadata.get(r["id"], {}), settings, made.get(r["id"], {}))
                for r in rows],
         pagination=Pagination(
             page=query.page, limit=query.limit, total=total,
@@ -153,13 +153,22 @@ async def file_detail(ctx: AppContext, principal: Principal, file_id: str
         row = await load_file(repo, principal, file_id, include_trashed=True,
                               now=ctx.clock())
         metadata = (await repo.files.metadata_for([file_id])).get(file_id, {})
-        transformations = await repo.files.transformations_for(file_id)
-        variants = (await repo.edge.variants([file_id])).get(file_id, {})
+        transformations = await repo.processing.summaries(file_id)
+        made = (await repo.edge.variants([file_id])).get(file_id, {})
     return FileDetailResponse(
-        file=FileRecord(**row), metadata=metadata,
-        urls=file_urls(row, ctx.settings, variants),
+        file=FileRecord(**row), metadata={**metadata, "processing": processing(transformations)},
+        urls=file_urls(row, ctx.settings, made),
         transformations=[TransformationSummary(**t) for t in transformations],
     )
+
+
+def processing(transformations: list[Row]) -> dict[str, bool]:
+    """``metadata.processing``: what the pipeline has done to the file so far."""
+    done = [t for t in transformations if t["status"] == "completed"]
+    text = [t for t in done if t["type"] in ("text_extraction", "ocr")]
+    return {"text_extracted": bool(text),
+            "thumbnails_generated": any(t["type"] == "thumbnail_generation" for t in done),
+            "searchable": any((t.get("extracted_text_length") or 0) > 0 for t in text)}
 
 
 def update_changes(update: FileUpdate) -> dict[str, Any]:
@@ -213,16 +222,19 @@ async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, pe
         # repeat would store without limit): only a permanent deletion frees the bytes.
         if permanent:
             await repo.usage.release(row["user_id"], row["size_bytes"])
+            followers = await variants.delete(repo, file_id)
             await repo.backups.mark_for_deletion(row["file_path"])
             await repo.files.delete(file_id)
             deadline = None
         else:
             deadline = now + timedelta(days=settings.trash_retention_days)
+            followers = await variants.trash(repo, file_id, now, deadline)
             await repo.files.update(file_id, {"deleted_at": now, "recovery_deadline": deadline})
     await public_access_ended(ctx, row, "deleted" if permanent else "trashed")
     if permanent:
-        await delete_stored_bytes(ctx, row)
-    freed = row["size_bytes"] if permanent else 0
+        for removed in (row, *followers):
+            await delete_stored_bytes(ctx, removed)
+    freed = row["size_bytes"] + sum(v["size_bytes"] for v in followers) if permanent else 0
     message = (
         "File permanently deleted." if permanent else
         f"File moved to trash. Can be recovered within {settings.trash_retention_days} days;"
@@ -236,8 +248,8 @@ async def delete_stored_bytes(ctx: AppContext, row: Row) -> None:
     """Delete a removed file's object, after the transaction that removed its row.
 
     The file is gone for the client either way. If the store refuses now, the object is
-    an orphan that no row names: it is logged (``orphaned object``) and nothing retries it
-    yet; reconciling the stores against the table comes with the lifecycle work.
+    an orphan that no row names: it is logged (``orphaned object``) and the reconciliation
+    (``shared/reconcile.py``) deletes it once its grace period has passed.
     """
     try:
         await ctx.stores.of(row).delete(row["file_path"])
@@ -257,7 +269,9 @@ async def restore_file(ctx: AppContext, principal: Principal, file_id: str
             if row["recovery_deadline"] and row["recovery_deadline"] < ctx.clock():
                 raise RecoveryExpired(details={"recovery_deadline": row["recovery_deadline"]
                                          .isoformat()})
-            # Its bytes never left the quota (the trash counts): nothing to reserve again.
+            # Its bytes never left the quota (the trash counts): nothing to reserve again;
+            # the variants trashed with it come back with it.
+            await variants.restore(repo, row)
             row = await repo.files.update(file_id,
                                           {"deleted_at": None, "recovery_deadline": None})
     except DuplicateKey as exc:

@@ -30,6 +30,7 @@ from shared.db import (
     Row,
 )
 from tests.fakes.lifecycle_tables import FakeEdge, FakeMaintenance
+from tests.fakes.processing import FakeProcessing
 
 _DEFAULTS: Row = {
     "project_id": None, "storage_provider": "azure_blob", "storage_tier": "hot",
@@ -54,6 +55,7 @@ class Tables:
     reports: list[Row] = field(default_factory=list)
     sessions: dict[str, Row] = field(default_factory=dict)
     parts: dict[tuple[str, int], Row] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # file_texts (search)
 
 
 class FakeFiles:
@@ -97,8 +99,7 @@ class FakeFiles:
                 return str(row["id"])
         return None
 
-    @staticmethod
-    def _matches(row: Row, listing: FileListing) -> bool:
+    def _matches(self, row: Row, listing: FileListing) -> bool:
         if (row["deleted_at"] is not None) != listing.trashed:
             return False
         if listing.owner is not None and row["user_id"] != listing.owner:
@@ -113,7 +114,8 @@ class FakeFiles:
         if listing.search:
             needle = listing.search.lower()
             haystacks = (row["original_name"], row["description"] or "", " ".join(row["tags"]))
-            return any(needle in text.lower() for text in haystacks)
+            words = set(self._t.texts.get(row["id"], "").lower().split())  # full-text, roughly
+            return any(needle in text.lower() for text in haystacks) or needle in words
         return True
 
     async def page(self, listing: FileListing) -> FilePage:
@@ -334,6 +336,7 @@ class FakeRepository:
         self.maintenance = FakeMaintenance(tables, clock)
         self.edge = FakeEdge(tables, clock)
         self.sessions = FakeSessions(tables, clock)
+        self.processing = FakeProcessing(tables, clock)
 
     async def ping(self) -> None:
         return None

@@ -114,8 +114,8 @@ def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
                  ) -> Iterator[Callable[..., httpx.Client]]:
     """Another devhost on the same stack with some settings changed (an encryption key,
     say); one process per distinct set of settings, stopped at the end of the session.
-    Its blob trigger and its CDN purge worker are off: the session's main devhost already
-    backs up every blob and carries out every purge."""
+    Its blob triggers and its queue workers are off: the session's main devhost already
+    backs up and describes every blob, carries out every purge and runs every transformation."""
     from devhost.hostprocess import DevhostProcess
     from devhost.ports import free_ports
 
@@ -127,7 +127,10 @@ def devhost_with(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
             port = free_ports(1)[0]
             env = {**stack_env, **settings, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                    "AzureWebJobs.backup_new_blob.Disabled": "true",
-                   "AzureWebJobs.cdn_purge_worker.Disabled": "true"}
+                   "AzureWebJobs.cdn_purge_worker.Disabled": "true",
+                   "AzureWebJobs.extract_blob_metadata.Disabled": "true",
+                   "AzureWebJobs.transform_worker.Disabled": "true",
+                   "AzureWebJobs.transform_poison.Disabled": "true"}
             log = tmp_path_factory.mktemp("devhost-extra") / "devhost.log"
             process = DevhostProcess(env, port, log_path=log).start()
             started[key] = (process, httpx.Client(base_url=process.url, timeout=60))

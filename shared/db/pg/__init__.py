@@ -1,6 +1,6 @@
 """PostgreSQL behind the ``Database`` interface: one small async pool per instance and
 event loop (psycopg 3), and the repositories' SQL (``files``, ``usage``, ``backups``,
-``maintenance``, ``edge``).
+``maintenance``, ``edge``, ``sessions``, ``processing``).
 
 Serverless instances are many and short-lived, so each keeps few connections
 (``DB_POOL_MAX``, default 5) and opens them lazily; idle ones are closed after a minute.
@@ -23,6 +23,7 @@ from shared.db.pg.accounting import PgBackups, PgUsage
 from shared.db.pg.edge import PgEdge
 from shared.db.pg.files import PgFiles
 from shared.db.pg.maintenance import PgMaintenance
+from shared.db.pg.processing import PgProcessing
 from shared.db.pg.sessions import PgSessions
 from shared.db.repository import Repository
 from shared.errors import ServiceUnavailable
@@ -39,6 +40,7 @@ class PgRepository:
         self._maintenance = PgMaintenance(conn)
         self._edge = PgEdge(conn)
         self._sessions = PgSessions(conn)
+        self._processing = PgProcessing(conn)
 
     @property
     def files(self) -> PgFiles:
@@ -63,6 +65,10 @@ class PgRepository:
     @property
     def sessions(self) -> PgSessions:
         return self._sessions
+
+    @property
+    def processing(self) -> PgProcessing:
+        return self._processing
 
     async def ping(self) -> None:
         await self._conn.execute("SELECT 1")

@@ -15,6 +15,7 @@ spaces). ``files_search_grams`` (the GIN index) narrows the candidates, ILIKE de
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -31,6 +32,9 @@ SPARSE_CANDIDATES = 3000
 DENSE_WALK = 4000
 # The searched fields, as ILIKE sees them (and as files_search_grams indexes them). Text
 # extracted by processing joins here and in a new version of the function and its index.
+# Files matched by their extracted text, at most (beyond: the most recent matches of the
+# text index are not guaranteed; names, descriptions and tags still match in full).
+TEXT_MATCHES = 1000
 SEARCHED = ("original_name", "coalesce(description, '')", "array_to_string(tags, ' ')")
 
 
@@ -55,15 +59,27 @@ def where(listing: FileListing, *, grams: bool = True) -> tuple[sql.Composable, 
                                                      sql.Placeholder(column)))
             params[column] = value
     if listing.search:
+        matches = _matches(listing, params)
         if grams:
-            clauses.append(sql.SQL(
-                "files_search_grams(original_name, description, tags)"
-                " @> files_needle_grams(%(needle)s)"))
+            gram = sql.SQL("files_search_grams(original_name, description, tags)"
+                           " @> files_needle_grams(%(needle)s)")
             params["needle"] = listing.search
-        clauses.append(sql.SQL("({})").format(sql.SQL(" OR ").join(
-            sql.SQL(f"{field} ILIKE %(search)s") for field in SEARCHED)))
+            matches = (sql.SQL("({} OR id = ANY(%(text_ids)s::uuid[]))").format(gram)
+                       if listing.text_ids else gram) + sql.SQL(" AND ") + matches
+        clauses.append(matches)
         params["search"] = f"%{_escape_like(listing.search)}%"
     return sql.SQL(" AND ").join(clauses), params
+
+
+def _matches(listing: FileListing, params: dict[str, Any]) -> sql.Composable:
+    """The search's own test: ILIKE on the fields, or one of the files whose text matched
+    (an id list, so that the planner can still OR two index scans)."""
+    fields = sql.SQL("({})").format(sql.SQL(" OR ").join(
+        sql.SQL(f"{field} ILIKE %(search)s") for field in SEARCHED))
+    if not listing.text_ids:
+        return fields
+    params["text_ids"] = list(listing.text_ids)
+    return sql.SQL("({} OR id = ANY(%(text_ids)s::uuid[]))").format(fields)
 
 
 def _order(listing: FileListing, table: str = "files") -> sql.Composable:
@@ -108,7 +124,7 @@ def dense_search_query(listing: FileListing) -> tuple[sql.Composed, dict[str, An
     base, params = where(FileListing(**{**vars(listing), "search": None}))
     base = _after(listing, base, params)
     _, search = where(listing, grams=False)
-    matches = sql.SQL(" OR ").join(sql.SQL(f"{field} ILIKE %(search)s") for field in SEARCHED)
+    matches = _matches(listing, params)
     query = sql.SQL(
         "SELECT id::text AS id, n FROM (SELECT id, original_name, description, tags,"
         " row_number() OVER (ORDER BY {order}) AS n FROM files WHERE {where}"
@@ -198,7 +214,21 @@ async def _candidates(conn: Connection, needle: str) -> int:
     return int(row["n"]) if row else 0
 
 
+async def text_matches(conn: Connection, listing: FileListing) -> tuple[str, ...]:
+    """Ids of the listing owner's files whose extracted text holds the searched words
+    (French stems or exact words), at most TEXT_MATCHES of them, from the text index."""
+    cur = await conn.execute(
+        "SELECT ft.file_id::text AS id FROM file_texts ft JOIN files f ON f.id = ft.file_id"
+        " WHERE ft.search_vector @@ (plainto_tsquery('french', %(q)s)"
+        " || plainto_tsquery('simple', %(q)s))"
+        " AND (%(owner)s::text IS NULL OR f.user_id = %(owner)s) LIMIT %(cap)s",
+        {"q": listing.search, "owner": listing.owner, "cap": TEXT_MATCHES})
+    return tuple(row["id"] for row in await cur.fetchall())
+
+
 async def page(conn: Connection, listing: FileListing, columns: sql.Composable) -> FilePage:
+    if listing.search and not listing.text_ids:
+        listing = replace(listing, text_ids=await text_matches(conn, listing))
     if listing.search and await _candidates(conn, listing.search) > SPARSE_CANDIDATES \
             and (dense := await _dense_search(conn, listing, columns)):
         return dense

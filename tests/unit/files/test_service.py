@@ -100,7 +100,9 @@ async def test_detail_carries_metadata_and_hides_other_users_files() -> None:
     async with ctx.db.connection() as repo:
         await repo.files.add_metadata(file_id, "text", {"pages": 3})
     detail = await service.file_detail(ctx, ALICE, file_id)
-    assert detail.metadata == {"text": {"pages": 3}} and detail.transformations == []
+    assert detail.metadata == {"text": {"pages": 3}, "processing": {
+        "text_extracted": False, "thumbnails_generated": False, "searchable": False}}
+    assert detail.transformations == []
     assert (await service.file_detail(ctx, ADMIN, file_id)).file.id == file_id
     for who, which in ((BOB, file_id), (ALICE, "not-a-uuid"), (ALICE, str(uuid.uuid4()))):
         with pytest.raises(NotFound):

@@ -1,0 +1,84 @@
+"""Metadata extraction when a blob lands (the blob trigger, Event Grid source in Azure).
+
+The object is read to local disk, ``extract_metadata`` describes it, and each top-level part
+of the description (``image``, ``exif``, ``gps``, ``document``, ``video``, ``audio``...,
+``extraction``) is stored as one ``file_metadata`` row of that type. An unreadable or
+over-limit file is recorded (``extraction.status`` = ``failed``) and the trigger succeeds:
+it never loops. Event Grid delivers at least once: a file that has its ``extraction`` row
+is not read again. When the upload asked for ``auto_transform``, the defaults for its type
+are queued here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from shared.context import AppContext
+from shared.db import Row
+from shared.errors import TransformationFailed
+from shared.media.jobs import workspace
+from shared.media.limits import MediaLimits
+from shared.media.metadata import extract_metadata
+from shared.processing.output import download
+from shared.processing.requests import enqueue, record_defaults
+from shared.storage import ObjectNotFound
+
+log = logging.getLogger(__name__)
+
+# The upload commits its object just before its database transaction (as for the backup).
+_ROW_WAIT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+EXTRACTION = "extraction"
+
+
+async def _row(ctx: AppContext, path: str) -> Row | None:
+    async with ctx.db.connection() as repo:
+        return await repo.processing.file_by_path(path)
+
+
+async def _describe(ctx: AppContext, row: Row) -> dict[str, Any]:
+    with workspace(ctx.settings.temp_storage_path) as directory:
+        source = directory / "source"
+        try:
+            await download(ctx, row, source)
+        except TransformationFailed as exc:  # over MEDIA_MAX_SOURCE_SIZE
+            return {EXTRACTION: {"status": "failed", "error_code": exc.code,
+                                 "error_message": exc.message, "details": exc.details}}
+        return await asyncio.to_thread(extract_metadata, source, row["mime_type"],
+                                       MediaLimits.from_settings(ctx.settings))
+
+
+async def extract_for_blob(ctx: AppContext, path: str) -> str:
+    """Describe the file stored at ``path``: 'done', 'failed' (recorded), or 'skipped'."""
+    row = await _row(ctx, path)
+    for delay in _ROW_WAIT_SECONDS:
+        if row is not None:
+            break
+        await asyncio.sleep(delay)
+        row = await _row(ctx, path)
+    if row is None:
+        return "skipped"  # not ours, or its upload rolled back
+    async with ctx.db.connection() as repo:
+        if await repo.processing.has_metadata(row["id"], EXTRACTION):
+            return "skipped"  # a second delivery
+    try:
+        described = await _describe(ctx, row)
+    except ObjectNotFound:
+        return "skipped"  # deleted in the meantime
+    async with ctx.db.transaction() as repo:
+        locked = await repo.files.get(row["id"], for_update=True)
+        if locked is None or await repo.processing.has_metadata(row["id"], EXTRACTION):
+            return "skipped"
+        for kind, value in described.items():
+            await repo.files.add_metadata(row["id"], kind[:50],
+                                          value if isinstance(value, dict) else {"value": value})
+        queued: list[str] = []
+        if locked["auto_transform"] and locked["deleted_at"] is None \
+                and not await repo.processing.summaries(row["id"]):
+            queued = await record_defaults(ctx, repo, locked)
+    await enqueue(ctx, queued)
+    status = described.get(EXTRACTION, {}).get("status", "done")
+    if status == "failed":
+        log.info("metadata of %s could not be extracted: %s", path, described[EXTRACTION])
+    return str(status)
