@@ -9,17 +9,16 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request
 
 from functions._context import app_context
-from functions._http import body_model, endpoint, json_response, principal_of
+from functions._http import KEYED, body_model, endpoint, json_response, principal_of
 from shared.processing import requests, worker
 from shared.processing.models import TransformRequest
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
-ANON = func.AuthLevel.ANONYMOUS
 _MAX_MESSAGE = 4096
 
 
-@bp.route(route="api/v1/storage/transform", methods=["POST"], auth_level=ANON)
+@bp.route(route="api/v1/storage/transform", methods=["POST"], auth_level=KEYED)
 @endpoint
 async def transform(req: Request) -> JSONResponse:
     principal = await principal_of(req)
@@ -28,7 +27,7 @@ async def transform(req: Request) -> JSONResponse:
     return json_response(accepted, status=202)
 
 
-@bp.route(route="api/v1/storage/transform/{transform_id}", methods=["GET"], auth_level=ANON)
+@bp.route(route="api/v1/storage/transform/{transform_id}", methods=["GET"], auth_level=KEYED)
 @endpoint
 async def transform_status(req: Request) -> JSONResponse:
     principal = await principal_of(req)
