@@ -9,7 +9,8 @@ Application Insights (shared/telemetry.py); this is the local equivalent.
 - ``visiobook_upload_bytes_total{route}``: request body bytes received.
 
 ``route`` is the function's route template (``api/v1/storage/files/{file_id}``), never the
-raw path, so the series stay few whatever clients send; ``unmatched`` when no route matched.
+raw path, so the series stay few whatever clients send; ``unmatched`` when no route matched
+(and ``method`` is ``OTHER`` for a method name outside HTTP's usual ones).
 """
 
 from __future__ import annotations
@@ -63,8 +64,17 @@ class Metrics:
             thread.join(timeout=5)
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def route_label(scope: Scope) -> str:
     return str(scope.get(ROUTE_KEY) or UNMATCHED)
+
+
+def method_label(scope: Scope) -> str:
+    """A client may send any method name: those outside HTTP's usual ones count as OTHER."""
+    method = str(scope["method"]).upper()
+    return method if method in METHODS else "OTHER"
 
 
 class MetricsMiddleware:
@@ -99,6 +109,6 @@ class MetricsMiddleware:
             await self.app(scope, counted_receive, send_with_status)
         finally:
             metrics.in_flight.dec()
-            labels = (route_label(scope), scope["method"], str(status[0]))
+            labels = (route_label(scope), method_label(scope), str(status[0]))
             metrics.requests.labels(*labels).inc()
             metrics.latency.labels(*labels).observe(time.perf_counter() - started)

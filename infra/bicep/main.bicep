@@ -289,6 +289,7 @@ output AZURE_POSTGRES_HOST string = postgres.outputs.host
 output AZURE_POSTGRES_DATABASE string = databaseName
 output AZURE_APIM_NAME string = apim.outputs.name
 output AZURE_APIM_PRINCIPAL_ID string = apim.outputs.principalId
+output AZURE_FRONT_DOOR_ID string = frontDoor.outputs.frontDoorId
 output API_CALLS_PER_USER_PER_MINUTE int = sizing.apiCallsPerUserPerMinute
 output API_CALLS_PER_ANONYMOUS_IP_PER_MINUTE int = sizing.apiCallsPerAnonymousIpPerMinute
 output API_BASE_URL string = apim.outputs.gatewayUrl

@@ -24,6 +24,8 @@ param jwtAudience string
 param jwtOpenIdConfigUrl string = ''
 param callsPerUserPerMinute int
 param callsPerAnonymousIpPerMinute int
+@description('Front Door\'s id (its X-Azure-FDID header): CDN misses are limited per client (X-Azure-ClientIP), not per Front Door edge address.')
+param frontDoorId string
 
 @description('Name of the function key API Management presents (created by the hook, rotated with `az functionapp keys set`).')
 param functionKeyName string = 'apim'
@@ -159,12 +161,13 @@ var openIdConfigXml = replace(replace(replace(openIdConfigUrl, '&', '&amp;'), '<
 var audienceXml = replace(replace(replace(jwtAudience, '&', '&amp;'), '<', '&lt;'), '"', '&quot;')
 var issuerXml = replace(replace(replace(jwtIssuer, '&', '&amp;'), '<', '&lt;'), '"', '&quot;')
 var policyTemplate = loadTextContent('apim/api-policy.xml')
-var policy = replace(replace(replace(replace(replace(policyTemplate,
+var policy = replace(replace(replace(replace(replace(replace(policyTemplate,
   '__OPENID_CONFIG_URL__', openIdConfigXml),
   '__AUDIENCE__', audienceXml),
   '__ISSUER__', issuerXml),
   '__CALLS_PER_USER__', string(callsPerUserPerMinute)),
-  '__CALLS_PER_IP__', string(callsPerAnonymousIpPerMinute))
+  '__CALLS_PER_IP__', string(callsPerAnonymousIpPerMinute)),
+  '__FRONT_DOOR_ID__', replace(replace(replace(frontDoorId, '&', '&amp;'), '<', '&lt;'), '"', '&quot;'))
 
 resource apiPolicy 'Microsoft.ApiManagement/service/apis/policies@2023-05-01-preview' = {
   parent: api

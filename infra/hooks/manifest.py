@@ -82,6 +82,7 @@ def postdeploy_parameters(described: list[dict[str, Any]], env: dict[str, str]) 
         "keyVaultName": env["AZURE_KEY_VAULT_NAME"],
         "apimName": env["AZURE_APIM_NAME"],
         "apimPrincipalId": env["AZURE_APIM_PRINCIPAL_ID"],
+        "frontDoorId": env["AZURE_FRONT_DOOR_ID"],
         "blobTriggers": blob_triggers(described, env),
         "openApiDocument": json.dumps(document(), separators=(",", ":")),
         "jwtIssuer": env["JWT_ISSUER"],

@@ -90,6 +90,11 @@ def test_policy_is_well_formed_and_complete():
     assert jwt.find("audiences/audience") is not None and jwt.find("openid-config") is not None
     limits = inbound.findall(".//rate-limit-by-key")
     assert any("Subject" in limit.get("counter-key") for limit in limits)
+    # CDN misses come from a few Front Door addresses: keyed by the client Front Door saw,
+    # and only for this profile's requests.
+    anonymous = [limit.get("counter-key") for limit in limits if "ip:" in limit.get("counter-key")]
+    assert anonymous and all("X-Azure-FDID" in key and "X-Azure-ClientIP" in key
+                             for key in anonymous)
     assert any(h.get("name") == "X-Request-ID" for h in inbound.findall("set-header"))
     assert "application/vnd.visiobook.v1+json" in ET.tostring(root, encoding="unicode")
     backend = inbound.find("set-backend-service").get("backend-id")
@@ -106,7 +111,7 @@ def test_postdeploy_parameters_match_the_template(parsed_bicep):
     outputs = parsed_bicep["main.bicep"]["outputs"]
     for name in ("AZURE_FUNCTION_APP_NAME", "AZURE_STORAGE_ACCOUNT", "AZURE_EVENTGRID_TOPIC_NAME",
                  "AZURE_EVENTGRID_DEADLETTER_CONTAINER", "AZURE_KEY_VAULT_NAME", "AZURE_APIM_NAME",
-                 "AZURE_APIM_PRINCIPAL_ID", "JWT_ISSUER", "JWT_AUDIENCE"):
+                 "AZURE_APIM_PRINCIPAL_ID", "AZURE_FRONT_DOOR_ID", "JWT_ISSUER", "JWT_AUDIENCE"):
         assert name in outputs, f"main.bicep must output {name} for the hook"
         env.setdefault(name, f"test-{name.lower()}")
     result = subprocess.run([sys.executable, str(MANIFEST), "postdeploy-parameters"], cwd=ROOT,

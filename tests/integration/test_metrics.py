@@ -55,6 +55,7 @@ def test_requests_are_counted_by_route_and_status(metrics, upload, auth_headers)
     missing = client.get(f"/api/v1/storage/files/{uuid.uuid4()}", headers=headers)
     assert missing.status_code == 404
     assert client.get("/no/such/route").status_code == 404
+    assert client.request("PROPFIND", "/no/such/route").status_code == 404
 
     after = scrape(port)
 
@@ -66,6 +67,7 @@ def test_requests_are_counted_by_route_and_status(metrics, upload, auth_headers)
     assert delta(total, route=FILE, method="GET", status="200") == 1
     assert delta(total, route=FILE, method="GET", status="404") == 1
     assert delta(total, route="unmatched", method="GET", status="404") == 1
+    assert delta(total, route="unmatched", method="OTHER", status="404") == 1
     # Only route templates: no file id ever becomes a label value.
     assert not any(file_id in str(labels) for _, labels in after)
     latency = "visiobook_http_request_duration_seconds"

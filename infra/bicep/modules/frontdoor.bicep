@@ -164,5 +164,7 @@ resource appReadsLogs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output profileId string = profile.id
+// Sent to the origin as X-Azure-FDID: API Management tells this profile's requests by it.
+output frontDoorId string = profile.properties.frontDoorId
 output endpointName string = endpoint.name
 output endpointHostName string = endpoint.properties.hostName

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.unit.conftest import documented_setting_names
+
 ROOT = Path(__file__).resolve().parents[3]
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -124,8 +126,11 @@ def ingestion(tmp_path: Path) -> Iterator[tuple[int, Path, list[dict[str, Any]]]
 
 def test_spans_reach_the_ingestion_endpoint_with_the_identity_token(ingestion, tmp_path):
     port, cert, received = ingestion
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_", "AZURE_", "WEBSITE_"))}
+    # None of the app's settings from this process (a session fixture may have set the
+    # stack's): the child reads exactly these.
+    documented = {name.lower() for name in documented_setting_names()}
+    env = {k: v for k, v in os.environ.items() if k.lower() not in documented
+           and not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_", "AZURE_", "WEBSITE_"))}
     env.update({
         "APPLICATIONINSIGHTS_CONNECTION_STRING": (
             "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
