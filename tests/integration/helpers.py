@@ -60,6 +60,10 @@ class Stores:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
+    def path_of(self, file_id: str) -> str:
+        """Where a file's bytes are stored (responses show it to admins only)."""
+        return self.sql("SELECT file_path FROM files WHERE id = %s", (file_id,))[0]["file_path"]
+
     def blobs(self, prefix: str) -> list[str]:
         return sorted(b.name for b in self.container.list_blobs(name_starts_with=prefix))
 

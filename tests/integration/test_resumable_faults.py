@@ -169,7 +169,7 @@ def test_encrypted_chunks_out_of_order_and_tus_with_unaligned_patches(sealed, au
     record = send_all(sealed, headers, session, data, order).json()["file"]
     assert record["encryption_key_id"] and record["checksum_sha256"] == \
         hashlib.sha256(data).hexdigest()
-    assert data[:4096] not in stores.blob_bytes(record["file_path"])
+    assert data[:4096] not in stores.blob_bytes(stores.path_of(record["id"]))
     assert downloaded(sealed, headers, record["id"]) == data
     other = png(300 * KiB + 5)
     path = location(create(sealed, headers, len(other)))
