@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import httpx
 
+from devhost.ports import free_ports
+from shared.aio import close_loop_resources
 from shared.limits.redis import RedisUserLimiter
 from tests.integration import tus_helpers as tus
 from tests.integration.helpers import assert_error, png
@@ -94,6 +96,22 @@ def test_a_slot_of_an_instance_that_died_frees_itself(stack):
         await asyncio.sleep(1.2)
         assert await alive.acquire("lease-user", "next", **take) is None
         await alive.release("lease-user", "next")
+        await close_loop_resources()  # the loop's Redis clients close with it
+
+    asyncio.run(scenario())
+
+
+def test_without_redis_the_limits_hold_in_process():
+    async def scenario() -> None:
+        port = free_ports(1)[0]  # nothing listens there
+        unreachable = RedisUserLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+        take = {"max_concurrent": 1, "per_minute": None, "lease_seconds": 30.0}
+        assert await unreachable.acquire("u", "a", **take) is None  # logged, counted here
+        refusal = await unreachable.acquire("u", "b", **take)
+        assert refusal is not None and refusal.limit == "user_concurrent_uploads"
+        await unreachable.release("u", "a")
+        assert await unreachable.acquire("u", "b", **take) is None
+        await close_loop_resources()
 
     asyncio.run(scenario())
 
