@@ -31,7 +31,7 @@ bp = func.Blueprint()
 ROUTE = "api/v1/storage/upload/tus"
 _EXPOSE = ("Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, "
            "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
-           "X-Request-ID, X-File-Id")
+           "X-Request-ID, X-File-Id, Retry-After")
 _ALLOW_HEADERS = ("Authorization, Content-Type, Upload-Length, Upload-Offset, Upload-Metadata, "
                   "Upload-Checksum, Upload-Defer-Length, Upload-Concat, Tus-Resumable, "
                   "X-Request-ID, X-HTTP-Method-Override")

@@ -96,6 +96,12 @@ def _edge_operations(kind: str, what: str) -> list[Operation]:
             for method in ("get", "head")]
 
 
+# Every way bytes come in: the upload limits (shared/limits) and ENCRYPTION_REQUIRED.
+_ADMISSION: dict[int, tuple[str, type[BaseModel] | None]] = {
+    429: ("An upload limit was reached (RATE_LIMIT_EXCEEDED: the user's uploads in progress "
+          "or per minute, the instance's memory); retry after Retry-After seconds", None),
+    503: ("ENCRYPTION_REQUIRED and no encryption key configured: nothing is stored", None)}
+
 _TUS = "/api/v1/storage/upload/tus"
 _TUS_VERSION = ("Tus-Resumable", True, "1.0.0")
 _TUS_ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
@@ -108,7 +114,8 @@ RESUMABLE_OPERATIONS = [
               {201: ("Session created, quota reserved", ResumableInitResponse),
                409: ("checksum_sha256 names bytes the caller already has", None),
                413: ("Over MAX_RESUMABLE_FILE_SIZE or the quota", None),
-               415: ("Declared type not allowed", None), 422: ("Invalid body", None)},
+               415: ("Declared type not allowed", None), 422: ("Invalid body", None),
+               **_ADMISSION},
               body=ResumableInit,
               description="Refuses before any byte: size, declared type, quota (reserved "
                           "until the session completes, is refused or expires) and a known "
@@ -126,7 +133,7 @@ RESUMABLE_OPERATIONS = [
                410: ("Session expired or ended (UPLOAD_SESSION_EXPIRED)", None),
                415: ("Chunk 1's bytes are not an allowed type: the session ends", None),
                422: ("X-Chunk-Checksum differs (the chunk is not kept), or the file's "
-                     "SHA-256 differs from checksum_sha256", None)},
+                     "SHA-256 differs from checksum_sha256", None), 429: _ADMISSION[429]},
               headers=(("X-Upload-Session", True, "session_id from init"),
                        ("X-Chunk-Index", True, "1..total_chunks"),
                        ("X-Chunk-Checksum", False, "MD5 hex of the chunk's bytes")),
@@ -143,7 +150,7 @@ RESUMABLE_OPERATIONS = [
               {201: ("Location of the upload; Upload-Expires; Upload-Offset", None),
                409: ("checksum_sha256 metadata names bytes the caller has", None),
                413: ("Upload-Length over Tus-Max-Size, or the quota", None),
-               415: ("filetype not allowed", None)},
+               415: ("filetype not allowed", None), **_ADMISSION},
               headers=(_TUS_VERSION, ("Upload-Length", True, "bytes"),
                        ("Upload-Metadata", False, "filename, filetype, project_id, "
                         "description, tags (comma-separated), is_public, checksum_sha256"),
@@ -160,7 +167,7 @@ RESUMABLE_OPERATIONS = [
                      "allowed type (the upload ends)", None),
                423: ("Another request is writing to this upload", None),
                460: ("Upload-Checksum differs: nothing of the body is kept", None),
-               **_TUS_ERRORS},
+               429: _ADMISSION[429], **_TUS_ERRORS},
               headers=(_TUS_VERSION, ("Upload-Offset", True, "the upload's current offset"),
                        ("Upload-Checksum", False, "md5|sha1|sha256 base64, of the body")),
               raw_body="application/offset+octet-stream", path_params=("upload_id",)),
@@ -201,7 +208,7 @@ OPERATIONS = [
                      None),
                409: ("Same bytes already stored", None),
                413: ("Too large or quota exceeded", None), 415: ("Type not allowed", None),
-               422: ("Checksum mismatch or invalid metadata", None)},
+               422: ("Checksum mismatch or invalid metadata", None), **_ADMISSION},
               body=UploadMetadata, multipart=True,
               headers=(("X-File-Checksum", False, "MD5 hex of the file's bytes: 422 "
                         "CHECKSUM_MISMATCH when they differ"),),

@@ -14,13 +14,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     Strict,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from shared.db import SortField
+from shared.auth import Principal
+from shared.db import Row, SortField
 from shared.inputs import nul_in
 
 # Checked by _clean_tags (after stripping, with the list's own error location); described
@@ -162,11 +164,13 @@ class FileUrls(BaseModel):
 
 
 class FileRecord(BaseModel):
+    """A file as its owner sees it: never where its bytes are stored (``AdminFileRecord``)
+    nor which key wraps its data key."""
+
     id: str
     user_id: str
     project_id: str | None = None
     original_name: str
-    file_path: str
     file_type: str
     mime_type: str
     size_bytes: int
@@ -185,6 +189,23 @@ class FileRecord(BaseModel):
     updated_at: datetime
     deleted_at: datetime | None = None
     recovery_deadline: datetime | None = None
+
+
+class AdminFileRecord(FileRecord):
+    """What an admin also sees: the object's path in its store."""
+
+    file_path: str = Field(description="admins only: the object's path in its store")
+
+
+# A response's file: a FileRecord, or an AdminFileRecord (with its extra field) for admins.
+ShownFile = SerializeAsAny[FileRecord]
+
+
+def file_record(row: Row, principal: Principal | None) -> FileRecord:
+    """The row as ``principal`` may see it: storage paths for admins only."""
+    if principal is not None and principal.is_admin:
+        return AdminFileRecord(**row)
+    return FileRecord(**row)
 
 
 class FileSummary(BaseModel):
@@ -212,7 +233,7 @@ class UploadStats(BaseModel):
 
 
 class UploadResponse(BaseModel):
-    file: FileRecord
+    file: ShownFile
     upload: UploadStats
     urls: FileUrls
 
@@ -256,14 +277,14 @@ class TransformationSummary(BaseModel):
 
 
 class FileDetailResponse(BaseModel):
-    file: FileRecord
+    file: ShownFile
     metadata: dict[str, Any]
     urls: FileUrls
     transformations: list[TransformationSummary]
 
 
 class FileUpdateResponse(BaseModel):
-    file: FileRecord
+    file: ShownFile
     message: str = "File metadata updated successfully"
 
 
@@ -277,5 +298,5 @@ class DeleteResponse(BaseModel):
 
 
 class RestoreResponse(BaseModel):
-    file: FileRecord
+    file: ShownFile
     message: str = "File restored from trash"

@@ -25,7 +25,6 @@ from shared.files.models import (
     DeleteResponse,
     FileDetailResponse,
     FileListResponse,
-    FileRecord,
     FileSummary,
     FileUpdate,
     FileUpdateResponse,
@@ -34,6 +33,7 @@ from shared.files.models import (
     RestoreResponse,
     StorageUsage,
     TransformationSummary,
+    file_record,
 )
 from shared.files.urls import file_urls
 from shared.files.visibility import public_access_ended, publicly_readable
@@ -156,7 +156,8 @@ async def file_detail(ctx: AppContext, principal: Principal, file_id: str
         transformations = await repo.processing.summaries(file_id)
         made = (await repo.edge.variants([file_id])).get(file_id, {})
     return FileDetailResponse(
-        file=FileRecord(**row), metadata={**metadata, "processing": processing(transformations)},
+        file=file_record(row, principal),
+        metadata={**metadata, "processing": processing(transformations)},
         urls=file_urls(row, ctx.settings, made),
         transformations=[TransformationSummary(**t) for t in transformations],
     )
@@ -208,7 +209,7 @@ async def update_file(ctx: AppContext, principal: Principal, file_id: str, updat
         row = await repo.files.update(file_id, changes) if changes else before
     if changes and publicly_readable(before):  # its cached answers no longer hold
         await public_access_ended(ctx, before, "updated")
-    return FileUpdateResponse(file=FileRecord(**row))
+    return FileUpdateResponse(file=file_record(row, principal))
 
 
 async def delete_file(ctx: AppContext, principal: Principal, file_id: str, *, permanent: bool
@@ -277,4 +278,4 @@ async def restore_file(ctx: AppContext, principal: Principal, file_id: str
     except DuplicateKey as exc:
         raise DuplicateFile("A live file with the same content already exists",
                             details={"file_id": file_id}) from exc
-    return RestoreResponse(file=FileRecord(**row))
+    return RestoreResponse(file=file_record(row, principal))

@@ -29,7 +29,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.files import quotas
-from shared.files.models import FileRecord, UploadMetadata, UploadResponse, UploadStats
+from shared.files.models import UploadMetadata, UploadResponse, UploadStats, file_record
 from shared.files.multipart import MultipartReader, PartData, PartEnd, PartStart
 from shared.files.service import refuse_past_expiry
 from shared.files.sink import FileSink, StoredFile
@@ -190,7 +190,7 @@ async def _upload(ctx: AppContext, request: UploadRequest, body: AsyncIterator[b
         raise
     elapsed = max(time.perf_counter() - started, 1e-6)
     return UploadResponse(
-        file=FileRecord(**row),
+        file=file_record(row, principal),
         upload=UploadStats(upload_time_ms=round(elapsed * 1000),
                            transfer_rate_mbps=round(row["size_bytes"] * 8 / 1e6 / elapsed, 2)),
         urls=file_urls(row, settings),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from shared.limits.base import Refusal
 
 WINDOW_SECONDS = 60.0
+_PRUNE_AT = 10_000  # users tracked before the ended windows and empty lease sets are dropped
 
 
 class LocalUserLimiter:
@@ -19,6 +20,7 @@ class LocalUserLimiter:
         self._clock = clock
         self._leases: dict[str, dict[str, float]] = {}        # user -> lease -> expiry
         self._windows: dict[str, tuple[float, int]] = {}       # user -> (window end, count)
+        self._prune_at = _PRUNE_AT
 
     def _live(self, user_id: str, now: float) -> dict[str, float]:
         leases = self._leases.setdefault(user_id, {})
@@ -26,9 +28,21 @@ class LocalUserLimiter:
             del leases[lease_id]
         return leases
 
+    def _prune(self, now: float) -> None:
+        """Bounded memory whatever the number of users: forget what no longer counts (when
+        twice as many users are tracked as after the last pruning: amortised)."""
+        if max(len(self._windows), len(self._leases)) <= self._prune_at:
+            return
+        self._windows = {u: w for u, w in self._windows.items() if w[0] > now}
+        for user_id in list(self._leases):
+            if not self._live(user_id, now):
+                del self._leases[user_id]
+        self._prune_at = max(_PRUNE_AT, 2 * max(len(self._windows), len(self._leases)))
+
     async def acquire(self, user_id: str, lease_id: str, *, max_concurrent: int,
                       per_minute: int | None, lease_seconds: float) -> Refusal | None:
         now = self._clock()
+        self._prune(now)
         leases = self._live(user_id, now)
         if len(leases) >= max_concurrent:
             return Refusal("user_concurrent_uploads", max_concurrent, 1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from shared.aio import LoopLocal
@@ -70,26 +71,39 @@ def keys_of(user_id: str) -> tuple[str, str]:
     return f"upload-limits:{{{tag}}}:active", f"upload-limits:{{{tag}}}:minute"
 
 
+@dataclass(frozen=True)
+class _Connection:
+    """One loop's client and its registered scripts (closed with the loop's resources)."""
+
+    client: Any
+    acquire: Any
+    renew: Any
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
 class RedisUserLimiter:
     def __init__(self, url: str, *, timeout: float = 2.0) -> None:
         self._url = url
         self._timeout = timeout
-        self._clients: LoopLocal[Any] = LoopLocal(self._open)
+        self._clients: LoopLocal[_Connection] = LoopLocal(self._open)
         self._fallback = LocalUserLimiter()
 
-    async def _open(self) -> Any:
+    async def _open(self) -> _Connection:
         from redis.asyncio import Redis
 
         client = Redis.from_url(self._url, socket_timeout=self._timeout,
                                 socket_connect_timeout=self._timeout,
                                 health_check_interval=30)
-        return (client, client.register_script(ACQUIRE), client.register_script(RENEW))
+        return _Connection(client, client.register_script(ACQUIRE),
+                           client.register_script(RENEW))
 
     async def acquire(self, user_id: str, lease_id: str, *, max_concurrent: int,
                       per_minute: int | None, lease_seconds: float) -> Refusal | None:
         try:
-            _, acquire, _ = await self._clients.get()
-            verdict, wait_ms = await acquire(keys=list(keys_of(user_id)), args=[
+            connection = await self._clients.get()
+            verdict, wait_ms = await connection.acquire(keys=list(keys_of(user_id)), args=[
                 lease_id, int(lease_seconds * 1000), max_concurrent,
                 "" if per_minute is None else per_minute])
         except Exception as exc:  # redis' errors are many; the upload must not fail for it
@@ -106,16 +120,16 @@ class RedisUserLimiter:
 
     async def renew(self, user_id: str, lease_id: str, lease_seconds: float) -> None:
         try:
-            _, _, renew = await self._clients.get()
-            await renew(keys=[keys_of(user_id)[0]], args=[lease_id, int(lease_seconds * 1000)])
+            connection = await self._clients.get()
+            await connection.renew(keys=[keys_of(user_id)[0]],
+                                   args=[lease_id, int(lease_seconds * 1000)])
         except Exception as exc:  # the lease runs out on its own; nothing to undo
             log.warning("upload limits: renewing a lease failed: %s", exc)
         await self._fallback.renew(user_id, lease_id, lease_seconds)
 
     async def release(self, user_id: str, lease_id: str) -> None:
         try:
-            client, _, _ = await self._clients.get()
-            await client.zrem(keys_of(user_id)[0], lease_id)
+            await (await self._clients.get()).client.zrem(keys_of(user_id)[0], lease_id)
         except Exception as exc:  # the lease runs out on its own
             log.warning("upload limits: releasing a lease failed: %s", exc)
         await self._fallback.release(user_id, lease_id)

@@ -21,7 +21,7 @@ from shared.context import AppContext
 from shared.crypto.hashstate import FileHashes
 from shared.db import Row
 from shared.errors import ApiError, BadRequest, ChecksumMismatch, ChunkConflict, ValidationFailed
-from shared.files.models import FileRecord
+from shared.files.models import file_record
 from shared.media.detect import SNIFF_BYTES
 from shared.resumable.complete import complete
 from shared.resumable.models import (
@@ -140,7 +140,7 @@ async def put_chunk(ctx: AppContext, request: ChunkRequest, body: AsyncIterator[
     return ChunkResponse(chunk=ChunkInfo(index=index, checksum_verified=declared is not None,
                                          already_received=held is not None),
                          upload=_progress(ctx, row, file is not None),
-                         file=FileRecord(**file) if file else None)
+                         file=file_record(file, request.principal) if file else None)
 
 
 async def _md5_of(body: AsyncIterator[bytes], index: int, length: int) -> str:
@@ -282,4 +282,4 @@ async def session_status(ctx: AppContext, principal: Principal, session_id: str
         chunks_received=held,
         chunks_missing=[i for i in range(1, row["total_chunks"] + 1) if i not in held_set],
         upload=_progress(ctx, row, done),
-        file=FileRecord(**file) if file else None)
+        file=file_record(file, principal) if file else None)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.files.models import FileRecord, StrictModel, UploadMetadata
+from shared.files.models import ShownFile, StrictModel, UploadMetadata
 
 # Chunk indices run from 1 to total_chunks: the spec's example answers index 5 with
 # chunks_uploaded 5 of 100.
@@ -83,7 +83,7 @@ class ChunkProgress(BaseModel):
 class ChunkResponse(BaseModel):
     chunk: ChunkInfo
     upload: ChunkProgress
-    file: FileRecord | None = Field(None, description="the stored file, once the last chunk "
+    file: ShownFile | None = Field(None, description="the stored file, once the last chunk "
                                                       "completed it")
 
 
@@ -104,7 +104,7 @@ class SessionStatusResponse(BaseModel):
     chunks_received: list[int] = Field(description="indices held, ascending")
     chunks_missing: list[int] = Field(description="indices still to send, ascending")
     upload: ChunkProgress
-    file: FileRecord | None = None
+    file: ShownFile | None = None
 
 
 class TusMetadata(StrictModel):

@@ -144,6 +144,20 @@ async def test_listing(db: Database, user: str) -> None:
         assert everyone.rows == []  # ids are not searched, names are
 
 
+async def test_a_listing_with_now_leaves_out_expired_files(db: Database, user: str) -> None:
+    now = utc_now()
+    await insert(db, user, "forever")
+    await insert(db, user, "later", expires_at=now + timedelta(hours=1))
+    await insert(db, user, "gone", expires_at=now - timedelta(seconds=1))
+    await insert(db, user, "exactly", expires_at=now)
+    async with db.connection() as repo:
+        assert await _names(repo, owner=user, sort="original_name", descending=False,
+                            now=now) == ["forever", "later"]
+        _, total = await repo.files.page(FileListing(owner=user, now=now))
+        assert total == 2
+        assert len(await _names(repo, owner=user)) == 4  # without now: every row
+
+
 async def test_ties_are_ordered_by_id(db: Database, user: str) -> None:
     ids = [(await insert(db, user, "same", size_bytes=5))["id"] for _ in range(3)]
     async with db.connection() as repo:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -59,6 +59,16 @@ class Stores:
         with psycopg.connect(self.database_url, autocommit=True, row_factory=dict_row) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
+
+    _paths: dict[str, str] = field(default_factory=dict)
+
+    def path_of(self, file_id: str) -> str:
+        """Where a file's bytes are stored (responses show it to admins only); remembered, so
+        that a test can still name the path once the row is gone."""
+        if file_id not in self._paths:
+            self._paths[file_id] = self.sql("SELECT file_path FROM files WHERE id = %s",
+                                            (file_id,))[0]["file_path"]
+        return self._paths[file_id]
 
     def blobs(self, prefix: str) -> list[str]:
         return sorted(b.name for b in self.container.list_blobs(name_starts_with=prefix))

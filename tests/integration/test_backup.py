@@ -10,7 +10,7 @@ from tests.integration.helpers import pdf
 def test_new_file_is_backed_up_byte_for_byte(upload, user, stores, wait_for):
     content = pdf(2 * 1024 * 1024 + 17)  # three 1 MiB blocks in Azure, one S3 upload
     record = upload(user, content, filename="a.pdf", mime="application/pdf").json()["file"]
-    path = record["file_path"]
+    path = stores.path_of(record["id"])
     wait_for(lambda: _state(stores, path) == "done", what="backup of a new file")
     row = stores.sql("SELECT * FROM file_backups WHERE file_path = %s", (path,))[0]
     assert row["checksum_sha256"] == hashlib.sha256(content).hexdigest()
@@ -37,7 +37,7 @@ def test_an_empty_file_is_stored_and_backed_up(api, auth_headers, upload, user, 
     assert response.status_code == 201, response.text
     record = response.json()["file"]
     assert record["size_bytes"] == 0
-    path = record["file_path"]
+    path = stores.path_of(record["id"])
     wait_for(lambda: _state(stores, path) == "done", what="backup of an empty file")
     row = stores.sql("SELECT * FROM file_backups WHERE file_path = %s", (path,))[0]
     assert row["checksum_sha256"] == hashlib.sha256(b"").hexdigest()

@@ -40,10 +40,10 @@ def test_stored_and_backed_up_bytes_are_not_the_plaintext(encrypted_file, stores
     assert "encryption_key_id" not in record and "key_id" not in str(record)
     key_id = _key_id(stores, record["id"])
     assert key_id.startswith("local:") and KEY_1 not in key_id
-    raw = stores.blob_bytes(record["file_path"])
+    raw = stores.blob_bytes(stores.path_of(record["id"]))
     assert len(raw) == ciphertext_size(SIZE) == SIZE + 4 * TAG_SIZE
     assert content[:64] not in raw and content[FRAME_SIZE:FRAME_SIZE + 64] not in raw
-    path = record["file_path"]
+    path = stores.path_of(record["id"])
     wait_for(lambda: stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
                                 (path,))[0]["state"] == "done", what="backup")
     assert stores.s3_bytes(path) == raw  # the backup is the same ciphertext
@@ -111,7 +111,7 @@ def test_rotation_keeps_old_files_readable(devhost_with, auth_headers, user, enc
 def test_tampered_ciphertext_is_never_served(sealed, auth_headers, user, encrypted_file,
                                              stores):
     record, _ = encrypted_file
-    blob = stores.container.get_blob_client(record["file_path"])
+    blob = stores.container.get_blob_client(stores.path_of(record["id"]))
     raw = bytearray(blob.download_blob().readall())
     raw[10] ^= 0x01  # inside the first frame
     blob.upload_blob(bytes(raw), overwrite=True)
@@ -133,7 +133,7 @@ def test_an_empty_sealed_file_is_backed_up_and_streams(api, sealed, auth_headers
                            files={"file": ("vide.txt", b"", "text/plain")})
     assert response.status_code == 201, response.text
     record = response.json()["file"]
-    path = record["file_path"]
+    path = stores.path_of(record["id"])
     wait_for(lambda: stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
                                 (path,))[0]["state"] == "done", what="backup")
     assert stores.s3_bytes(path) == stores.blob_bytes(path)

@@ -209,19 +209,19 @@ def test_permanent_delete_removes_bytes_row_and_backup(api, auth_headers, upload
     response = upload(user, pdf(5000), filename="gone.pdf", mime="application/pdf")
     record = response.json()["file"]
     wait_for(lambda: stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
-                                (record["file_path"],))[0]["state"] == "done")
+                                (stores.path_of(record["id"]),))[0]["state"] == "done")
     result = api.delete(f"{FILES}/{record['id']}", headers=h, params={"permanent": "true"})
     assert result.status_code == 200, result.text
     assert result.json()["permanent"] is True and result.json()["recovery_deadline"] is None
-    assert stores.blobs(record["file_path"]) == []
+    assert stores.blobs(stores.path_of(record["id"])) == []
     assert stores.leftovers(user).rows == 0 and stores.leftovers(user).used_bytes == 0
     assert_error(api.get(f"{FILES}/{record['id']}", headers=h), 404, "NOT_FOUND")
     # The backup copy goes with the next maintenance run.
     run_maintenance()
     assert stores.sql("SELECT 1 FROM file_backups WHERE file_path = %s",
-                      (record["file_path"],)) == []
+                      (stores.path_of(record["id"]),)) == []
     with pytest.raises(stores.s3.exceptions.NoSuchKey):
-        stores.s3_bytes(record["file_path"])
+        stores.s3_bytes(stores.path_of(record["id"]))
 
 
 def test_trash_past_its_deadline_is_purged_by_maintenance(api, auth_headers, upload, user,
@@ -233,3 +233,23 @@ def test_trash_past_its_deadline_is_purged_by_maintenance(api, auth_headers, upl
                (record["id"],))
     run_maintenance()
     assert stores.leftovers(user) == Leftovers([], 0, 0)
+
+
+def test_storage_paths_and_key_ids_are_shown_to_admins_only(api, auth_headers, upload, user,
+                                                            stores):
+    h = auth_headers(user)
+    created = upload(user, png(), mime="image/png").json()
+    file_id = created["file"]["id"]
+    path = stores.path_of(file_id)
+    answers = [created,
+               api.get(f"{FILES}/{file_id}", headers=h).json(),
+               api.get(FILES, headers=h).json(),
+               api.put(f"{FILES}/{file_id}", headers=h, json={"description": "x"}).json()]
+    assert api.delete(f"{FILES}/{file_id}", headers=h).status_code == 200
+    answers.append(api.get(FILES, headers=h, params={"trashed": "true"}).json())
+    answers.append(api.post(f"{FILES}/{file_id}/restore", headers=h).json())
+    for answer in answers:
+        text = str(answer)
+        assert path not in text and "file_path" not in text and "key_id" not in text, answer
+    admin = api.get(f"{FILES}/{file_id}", headers=auth_headers("root", "admin")).json()
+    assert admin["file"]["file_path"] == path and "encryption_key_id" not in admin["file"]

@@ -42,7 +42,7 @@ def test_backup_store_down_degrades_but_uploads_still_work(api, stack, upload, u
         assert set(health["checks"]["aws_s3"]) == {"status", "responseTime"}
         response = upload(user, png(), mime="image/png")
         assert response.status_code == 201, response.text
-        path = response.json()["file"]["file_path"]
+        path = stores.path_of(response.json()["file"]["id"])
         wait_for(lambda: _backup(stores, path)["state"] == "failed", what="backup failure")
         assert _backup(stores, path)["last_error"]
     finally:

@@ -26,7 +26,8 @@ def days_later(days: float) -> Callable[[], datetime]:
 def tier_of(stores, record) -> tuple[str, str]:
     """(the row's storage_tier, the blob's access tier) of an uploaded file."""
     row = stores.sql("SELECT storage_tier FROM files WHERE id = %s", (record["id"],))[0]
-    tier = stores.container.get_blob_client(record["file_path"]).get_blob_properties().blob_tier
+    blob = stores.container.get_blob_client(stores.path_of(record["id"]))
+    tier = blob.get_blob_properties().blob_tier
     return row["storage_tier"], str(getattr(tier, "value", tier)).lower()
 
 
@@ -101,12 +102,12 @@ def test_expired_files_go_with_their_backup_copy_and_free_the_quota(api, auth_he
     record = expiring.json()["file"]
     kept = upload(user, png(1000), mime="image/png").json()["file"]
     wait_for(lambda: stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
-                                (record["file_path"],))[0]["state"] == "done")
+                                (stores.path_of(record["id"]),))[0]["state"] == "done")
     run_maintenance(clock=lambda: datetime.now(UTC) + timedelta(hours=2))
     assert stores.sql("SELECT 1 FROM files WHERE id = %s", (record["id"],)) == []
-    assert stores.blobs(record["file_path"]) == []
+    assert stores.blobs(stores.path_of(record["id"])) == []
     with pytest.raises(stores.s3.exceptions.NoSuchKey):
-        stores.s3_bytes(record["file_path"])
+        stores.s3_bytes(stores.path_of(record["id"]))
     assert stores.leftovers(user).used_bytes == 1000  # only the file that stays
     assert_error(api.get(f"{FILES}/{record['id']}", headers=auth_headers(user)), 404,
                  "NOT_FOUND")

@@ -113,7 +113,7 @@ def test_a_dead_workers_job_is_taken_over_and_the_timer_reaps(pipeline, user, tm
 def test_a_message_that_keeps_failing_ends_in_the_poison_queue(pipeline, user, tmp_path,
                                                                stores, wait_for):
     source = pipeline.upload(user, samples.photo(tmp_path / "p.jpg"), "image/jpeg")
-    stores.container.delete_blob(source["file_path"])  # the store loses it: every try fails
+    stores.container.delete_blob(stores.path_of(source["id"]))  # the store loses it: every try fails
     asked = pipeline.ask(user, source["id"], "thumbnail_generation").json()["transformation"]
     wait_for(lambda: _row(stores, asked["id"])["status"] == "failed", timeout=180,
              what="poison")

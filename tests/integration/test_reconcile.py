@@ -28,24 +28,24 @@ def test_each_kind_of_drift_is_found_and_put_right(reconciler, auth_headers, upl
     for record in files.values():
         wait_for(lambda record=record: stores.sql(
             "SELECT state FROM file_backups WHERE file_path = %s",
-            (record["file_path"],))[0]["state"] == "done", what="backup copies")
-    original = {name: stores.blob_bytes(r["file_path"]) for name, r in files.items()}
-    folder = files["missing"]["file_path"].rsplit("/", 1)[0]
+            (stores.path_of(record["id"]),))[0]["state"] == "done", what="backup copies")
+    original = {name: stores.blob_bytes(stores.path_of(r["id"])) for name, r in files.items()}
+    folder = stores.path_of(files["missing"]["id"]).rsplit("/", 1)[0]
     orphan, stray = f"{folder}/orphan.bin", f"{folder}/stray.bin"
     # The drifts: bytes no row names, in each store; a row whose bytes are gone; bytes that
     # changed (with a good backup copy, and with a bad one); a backup copy gone; a backup copy
     # whose record says it should be gone.
     stores.container.upload_blob(orphan, b"no row names me")
     stores.s3.put_object(Bucket=stores.bucket, Key=stray, Body=b"no record names me")
-    stores.container.delete_blob(files["missing"]["file_path"])
+    stores.container.delete_blob(stores.path_of(files["missing"]["id"]))
     for name in ("corrupt", "both_corrupt"):
-        stores.container.upload_blob(files[name]["file_path"], os.urandom(3000),
+        stores.container.upload_blob(stores.path_of(files[name]["id"]), os.urandom(3000),
                                      overwrite=True)
-    stores.s3.put_object(Bucket=stores.bucket, Key=files["both_corrupt"]["file_path"],
+    stores.s3.put_object(Bucket=stores.bucket, Key=stores.path_of(files["both_corrupt"]["id"]),
                          Body=os.urandom(3000))
-    stores.s3.delete_object(Bucket=stores.bucket, Key=files["backup_gone"]["file_path"])
+    stores.s3.delete_object(Bucket=stores.bucket, Key=stores.path_of(files["backup_gone"]["id"]))
     stores.sql("UPDATE file_backups SET state = 'delete_pending' WHERE file_path = %s",
-               (files["backup_stale"]["file_path"],))
+               (stores.path_of(files["backup_stale"]["id"]),))
     stores.sql("UPDATE files SET integrity_checked_at = now() WHERE user_id <> %s", (user,))
 
     admin = auth_headers("ops", "admin")
@@ -61,21 +61,21 @@ def test_each_kind_of_drift_is_found_and_put_right(reconciler, auth_headers, upl
     # Missing bytes: reported, and restored from the verified backup copy.
     assert files["missing"]["id"] in primary["missing"]
     assert files["missing"]["id"] in primary["restored"]
-    assert stores.blob_bytes(files["missing"]["file_path"]) == original["missing"]
+    assert stores.blob_bytes(stores.path_of(files["missing"]["id"])) == original["missing"]
     # Changed bytes: restored when the backup copy matches, reported when it does not.
     assert {files["corrupt"]["id"], files["both_corrupt"]["id"]} <= set(integrity["corrupt"])
     assert files["corrupt"]["id"] in integrity["restored"]
-    assert stores.blob_bytes(files["corrupt"]["file_path"]) == original["corrupt"]
+    assert stores.blob_bytes(stores.path_of(files["corrupt"]["id"])) == original["corrupt"]
     assert {"file_id": files["both_corrupt"]["id"],
             "reason": "backup copy does not match its checksum"} in integrity["unrecoverable"]
     # Backup copies: a lost one is queued again, a stale one deleted with its record.
-    assert files["backup_gone"]["file_path"] in backup["missing"]
+    assert stores.path_of(files["backup_gone"]["id"]) in backup["missing"]
     assert stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
-                      (files["backup_gone"]["file_path"],))[0]["state"] == "pending"
+                      (stores.path_of(files["backup_gone"]["id"]),))[0]["state"] == "pending"
     with pytest.raises(stores.s3.exceptions.NoSuchKey):
-        stores.s3_bytes(files["backup_stale"]["file_path"])
+        stores.s3_bytes(stores.path_of(files["backup_stale"]["id"]))
     assert stores.sql("SELECT 1 FROM file_backups WHERE file_path = %s",
-                      (files["backup_stale"]["file_path"],)) == []
+                      (stores.path_of(files["backup_stale"]["id"]),)) == []
     # The last report, for admins only.
     last = reconciler.get(ADMIN_ROUTE, headers=admin)
     assert last.status_code == 200 and last.json()["report"]["started_at"] == \
@@ -88,7 +88,7 @@ def test_a_young_orphan_is_left_alone(api, auth_headers, upload, user, stores):
     """On the session's devhost (a day's grace): an object without a row that was just
     written may be an upload about to record its row."""
     record = upload(user, png(1000), mime="image/png").json()["file"]
-    young = record["file_path"].rsplit("/", 1)[0] + "/young.bin"
+    young = stores.path_of(record["id"]).rsplit("/", 1)[0] + "/young.bin"
     stores.container.upload_blob(young, b"in flight")
     stores.sql("UPDATE files SET integrity_checked_at = now() WHERE user_id <> %s", (user,))
     response = api.post(ADMIN_ROUTE, headers=auth_headers("ops", "admin"))

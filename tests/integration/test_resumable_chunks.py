@@ -55,7 +55,7 @@ def test_chunks_in_any_order_make_the_file(api, auth_headers, user, stores, orde
     assert record["checksum_md5"] == hashlib.md5(data).hexdigest()
     assert record["project_id"] == "proj_r"
     assert _download(api, headers, record["id"]) == data
-    assert stores.blob_bytes(record["file_path"]) == data
+    assert stores.blob_bytes(stores.path_of(record["id"])) == data
     listed = api.get("/api/v1/storage/files", headers=headers).json()["files"]
     assert [f["id"] for f in listed] == [record["id"]]
     assert status(api, headers, session).json()["upload_session"]["status"] == "completed"

@@ -167,9 +167,10 @@ def test_encrypted_chunks_out_of_order_and_tus_with_unaligned_patches(sealed, au
     order = list(range(1, session["total_chunks"] + 1))
     random.Random(3).shuffle(order)
     record = send_all(sealed, headers, session, data, order).json()["file"]
-    assert record["encryption_key_id"] and record["checksum_sha256"] == \
-        hashlib.sha256(data).hexdigest()
-    assert data[:4096] not in stores.blob_bytes(record["file_path"])
+    assert record["checksum_sha256"] == hashlib.sha256(data).hexdigest()
+    assert stores.sql("SELECT encryption_key_id FROM files WHERE id = %s",
+                      (record["id"],))[0]["encryption_key_id"]
+    assert data[:4096] not in stores.blob_bytes(stores.path_of(record["id"]))
     assert downloaded(sealed, headers, record["id"]) == data
     other = png(300 * KiB + 5)
     path = location(create(sealed, headers, len(other)))

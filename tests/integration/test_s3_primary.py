@@ -31,7 +31,7 @@ def test_upload_stream_download_delete_with_an_s3_primary(s3_api, upload, user, 
                       role="premium", client=s3_api)
     assert response.status_code == 201, response.text
     record = response.json()["file"]
-    path, file_id = record["file_path"], record["id"]
+    path, file_id = stores.path_of(record["id"]), record["id"]
     assert record["storage_provider"] == "aws_s3"
     assert record["checksum_sha256"] == hashlib.sha256(content).hexdigest()
     assert stores.s3.get_object(Bucket=BUCKET, Key=path)["Body"].read() == content

@@ -64,7 +64,7 @@ def test_tuspy_uploads_a_file_like_any_other(api, base_url, auth_headers, user, 
     assert record["checksum_md5"] == hashlib.md5(data).hexdigest()
     assert (record["original_name"], record["project_id"]) == ("clip.png", "proj_t")
     assert record["tags"] == ["a", "b"] and record["description"] == "tus"
-    assert stores.blob_bytes(record["file_path"]) == data
+    assert stores.blob_bytes(stores.path_of(record["id"])) == data
 
 
 def test_tuspy_with_upload_checksum(api, base_url, auth_headers, user):

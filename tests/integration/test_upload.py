@@ -33,11 +33,11 @@ def test_upload_stores_the_bytes_and_answers_the_spec_shape(upload, user, stores
     assert record["checksum_sha256"] == hashlib.sha256(content).hexdigest()
     assert record["storage_provider"] == "azure_blob" and record["is_public"] is False
     assert record["project_id"] == "proj_123" and record["tags"] == ["scan", "page"]
-    assert record["file_path"] == f"users/{user}/{record['id']}.png"
+    assert stores.path_of(record["id"]) == f"users/{user}/{record['id']}.png"
     assert body["upload"]["status"] == "completed" and body["upload"]["upload_time_ms"] >= 0
     assert body["urls"]["download"].endswith(f"/api/v1/storage/download/{record['id']}")
-    assert stores.blob_bytes(record["file_path"]) == content
-    props = stores.container.get_blob_client(record["file_path"]).get_blob_properties()
+    assert stores.blob_bytes(stores.path_of(record["id"])) == content
+    props = stores.container.get_blob_client(stores.path_of(record["id"])).get_blob_properties()
     assert props.content_settings.content_type == "image/png"
     assert stores.leftovers(user).used_bytes == len(content)
 
@@ -46,16 +46,16 @@ def test_path_comes_from_the_user_and_a_generated_name_never_the_filename(upload
     response = upload(user, text(), filename="../../etc/passwd\r\nX: y", mime="text/plain")
     assert response.status_code == 201, response.text
     record = response.json()["file"]
-    assert record["file_path"] == f"users/{user}/{record['id']}.txt"
+    assert stores.path_of(record["id"]) == f"users/{user}/{record['id']}.txt"
     assert "/" not in record["original_name"] and "\n" not in record["original_name"]
-    assert stores.blobs(f"users/{user}/") == [record["file_path"]]
+    assert stores.blobs(f"users/{user}/") == [stores.path_of(record["id"])]
 
 
 def test_user_ids_that_are_not_path_safe_are_hashed(upload, stores):
     odd_user = "tenant/42:alice"
     response = upload(odd_user, text(), filename="a.txt", mime="text/plain")
     assert response.status_code == 201, response.text
-    path = response.json()["file"]["file_path"]
+    path = stores.path_of(response.json()["file"]["id"])
     assert path.startswith("users/h-") and "tenant" not in path
 
 

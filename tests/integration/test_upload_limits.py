@@ -5,14 +5,19 @@ instance that died frees itself, and each instance admits uploads by the memory 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 
+from devhost.ports import free_ports
+from shared.aio import close_loop_resources
 from shared.limits.redis import RedisUserLimiter
+from tests.integration import tus_helpers as tus
 from tests.integration.helpers import assert_error, png
+from tests.integration.resumable import init, send_all, session_of
 
 UPLOAD = "/api/v1/storage/upload"
 BOUNDARY = "slowb0undary"
@@ -91,6 +96,22 @@ def test_a_slot_of_an_instance_that_died_frees_itself(stack):
         await asyncio.sleep(1.2)
         assert await alive.acquire("lease-user", "next", **take) is None
         await alive.release("lease-user", "next")
+        await close_loop_resources()  # the loop's Redis clients close with it
+
+    asyncio.run(scenario())
+
+
+def test_without_redis_the_limits_hold_in_process():
+    async def scenario() -> None:
+        port = free_ports(1)[0]  # nothing listens there
+        unreachable = RedisUserLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+        take = {"max_concurrent": 1, "per_minute": None, "lease_seconds": 30.0}
+        assert await unreachable.acquire("u", "a", **take) is None  # logged, counted here
+        refusal = await unreachable.acquire("u", "b", **take)
+        assert refusal is not None and refusal.limit == "user_concurrent_uploads"
+        await unreachable.release("u", "a")
+        assert await unreachable.acquire("u", "b", **take) is None
+        await close_loop_resources()
 
     asyncio.run(scenario())
 
@@ -120,3 +141,43 @@ def test_memory_admits_many_small_uploads_and_bounds_a_large_one(devhost_with, a
     done.set()
     _slow_upload(limited, h, done, alone).join(30)
     assert alone == [201]  # alone, an upload of unknown length passes
+
+
+def test_resumable_sessions_count_once_and_their_chunks_hold_a_slot(devhost_with, auth_headers,
+                                                                    user):
+    """A session (chunk protocol or tus) is one upload in the minute; its chunks never count
+    there, but each chunk in flight holds one of the user's slots."""
+    api = devhost_with(MAX_USER_UPLOADS_PER_MINUTE="2", MAX_USER_CONCURRENT_UPLOADS="1",
+                       TEST_INSTANCE="r")
+    h = auth_headers(user)
+    data = png(5 * 64 * 1024 + 100)
+    session = session_of(init(api, h, len(data), chunk_size=64 * 1024))
+    upload_path = tus.location(tus.create(api, h, 300 * 1024, filetype="image/png"))
+    third = init(api, h, 1000)
+    assert assert_error(third, 429, "RATE_LIMIT_EXCEEDED")["details"] == {
+        "user_uploads_per_minute": 2, "retry_after_seconds": int(third.headers["Retry-After"])}
+    assert int(third.headers["Retry-After"]) >= 1
+    assert send_all(api, h, session, data).json()["file"]["size_bytes"] == len(data)
+
+    hanging = tus.RawPatch(str(api.base_url), h, upload_path, 0, 300 * 1024)
+    try:
+        hanging.send(png(64 * 1024))
+        time.sleep(1.5)  # the PATCH holds the user's only slot while its bytes come
+        busy = api.post(UPLOAD, headers=h, files={"file": ("a.png", png(), "image/png")})
+        body = assert_error(busy, 429, "RATE_LIMIT_EXCEEDED")
+        assert body["details"]["user_concurrent_uploads"] == 1
+        assert busy.headers["Retry-After"] == "1"
+    finally:
+        hanging.drop()
+    # The slot comes back: the upload goes on from where it stopped (a PATCH is no new
+    # upload, so the minute, used up, does not refuse it).
+    def finish() -> int:
+        at = tus.offset(api, h, upload_path)
+        head = png(64 * 1024)[:max(64 * 1024 - at, 0)] if at == 0 else b""
+        return tus.patch(api, h, upload_path, at,
+                         head + os.urandom(300 * 1024 - at - len(head))).status_code
+
+    deadline = time.monotonic() + 10
+    while (code := finish()) in (423, 429) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert code == 204

@@ -27,7 +27,7 @@ ALICE = Principal("alice", Role.USER)
 async def stored(ctx: AppContext, **metadata: str) -> tuple[str, str]:
     body = multipart(PNG + os.urandom(5000), metadata=metadata or None)
     record = (await upload_file(ctx, request(length=len(body)), chunks(body))).file
-    return record.id, record.file_path
+    return record.id, cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"]
 
 
 def tables(ctx: AppContext) -> FakeDatabase:

@@ -72,16 +72,19 @@ async def test_upload_stores_the_bytes_and_records_the_file() -> None:
     result = await upload(ctx, content, metadata={"project_id": "p1", "tags": ["a", "a", "b"],
                                                   "description": "cover"})
     record = result.file
+    path = db_of(ctx).tables.files[record.id]["file_path"]
+    shown = result.model_dump_json()
+    assert '"file_path"' not in shown and "encryption_key_id" not in shown
     assert record.mime_type == "image/png" and record.size_bytes == len(content)
     assert record.checksum_sha256 == hashlib.sha256(content).hexdigest()
     assert record.checksum_md5 == hashlib.md5(content).hexdigest()
     assert record.storage_provider == "memory" and record.tags == ["a", "b"]
-    assert record.file_path == f"users/alice/{record.id}.png"
-    assert store_of(ctx).objects[record.file_path].data == content
-    assert store_of(ctx).objects[record.file_path].info.metadata == {"file_id": record.id}
+    assert path == f"users/alice/{record.id}.png"
+    assert store_of(ctx).objects[path].data == content
+    assert store_of(ctx).objects[path].info.metadata == {"file_id": record.id}
     db = db_of(ctx)
     assert db.tables.usage["alice"] == {"used_bytes": len(content), "file_count": 1}
-    assert db.tables.backups[record.file_path]["state"] == "pending"
+    assert db.tables.backups[path]["state"] == "pending"
     assert result.urls.download.endswith(f"/api/v1/storage/download/{record.id}")
     assert store_of(ctx).pending == 0
 
@@ -90,10 +93,11 @@ async def test_an_encrypted_upload_stores_ciphertext_and_reads_back_plaintext() 
     ctx = fake_context(encryption_key=base64.b64encode(os.urandom(32)).decode())
     content = png(200 * KiB)
     record = (await upload(ctx, content)).file
-    stored = store_of(ctx).objects[record.file_path].data
+    path = db_of(ctx).tables.files[record.id]["file_path"]
+    stored = store_of(ctx).objects[path].data
     assert len(stored) == ciphertext_size(len(content)) and content[:64] not in stored
-    assert record.encryption_key_id == ctx.keyring.active_key_id
     row = db_of(ctx).tables.files[record.id]
+    assert row["encryption_key_id"] == ctx.keyring.active_key_id
     plain = b"".join([c async for c in await read_plain(ctx, row, 1000, 150_000)])
     assert plain == content[1000:150_001]
 
@@ -150,7 +154,8 @@ async def test_the_same_bytes_twice_is_a_duplicate_and_the_second_leaves_nothing
     with pytest.raises(DuplicateFile) as refused:
         await upload(ctx, content, filename="again.png")
     assert refused.value.details["existing_file_id"] == first.id
-    assert store_of(ctx).keys() == [first.file_path] and store_of(ctx).pending == 0
+    assert store_of(ctx).keys() == [db_of(ctx).tables.files[first.id]["file_path"]]
+    assert store_of(ctx).pending == 0
     assert db_of(ctx).tables.usage["alice"]["used_bytes"] == len(content)
     # Another owner may hold the same bytes.
     assert (await upload(ctx, content, user="bob")).file.user_id == "bob"

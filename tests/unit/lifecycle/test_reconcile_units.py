@@ -25,8 +25,8 @@ KEY = base64.b64encode(os.urandom(32)).decode()
 async def stored(ctx: AppContext) -> tuple[str, str]:
     body = multipart(PNG + os.urandom(3000))
     record = (await upload_file(ctx, request(length=len(body)), chunks(body))).file
-    await backup.back_up(ctx, record.file_path)
-    return record.id, record.file_path
+    await backup.back_up(ctx, cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"])
+    return record.id, cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"]
 
 
 def primary(ctx: AppContext) -> MemoryStore:
@@ -98,7 +98,7 @@ async def test_no_backup_copy_is_reported() -> None:
     ctx = fake_context()
     body = multipart(PNG + os.urandom(100))
     record = (await upload_file(ctx, request(length=len(body)), chunks(body))).file
-    await primary(ctx).delete(record.file_path)
+    await primary(ctx).delete(cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"])
     cast(FakeClock, ctx.clock).advance(minutes=1)
     report = await reconcile.run(ctx, "admin")
     assert report["primary"]["memory"]["unrecoverable"] == [

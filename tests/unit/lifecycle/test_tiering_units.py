@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 async def stored(ctx: AppContext) -> tuple[str, str]:
     body = multipart(PNG + os.urandom(3000))
     record = (await upload_file(ctx, request(length=len(body)), chunks(body))).file
-    return record.id, record.file_path
+    return record.id, cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"]
 
 
 def row(ctx: AppContext, file_id: str) -> dict:

@@ -124,3 +124,14 @@ async def test_a_long_upload_keeps_its_slot_by_renewing_it() -> None:
             async with admit_upload(admission, ctx.settings, "alice", need=KiB,
                                     kind=UploadKind.CHUNK):
                 pass
+
+
+async def test_the_in_process_counts_stay_bounded_whatever_the_number_of_users() -> None:
+    clock = Clock()
+    limiter = LocalUserLimiter(clock)
+    for n in range(60_000):  # 5,000 new users a minute, for twelve minutes
+        if n % 5_000 == 0:
+            clock.now += 61
+        await limiter.acquire(f"user-{n}", "l", max_concurrent=1, per_minute=5,
+                              lease_seconds=10)
+        assert len(limiter._windows) <= 20_002 and len(limiter._leases) <= 20_002
