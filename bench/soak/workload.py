@@ -30,8 +30,8 @@ CONNECTION_ERROR = 599  # the status recorded for a request that got no answer
 PROJECTS = ("alpha", "beta", "gamma")
 WORDS = ("report", "scan", "photo", "draft", "invoice")
 # (operation, weight): uploads about a third of the requests, reads the rest.
-MIX = (("upload_small", 22), ("upload_medium", 5), ("upload_large", 1), ("resumable", 2), ("tus", 2),
-       ("list", 14), ("search", 6), ("details", 14), ("range", 14), ("download", 8),
+MIX = (("upload_small", 22), ("upload_medium", 5), ("upload_large", 1), ("resumable", 2),
+       ("tus", 2), ("list", 14), ("search", 6), ("details", 14), ("range", 14), ("download", 8),
        ("update", 8), ("trash_restore", 4))
 
 
