@@ -54,7 +54,11 @@ async def drive(url: str, env: dict[str, str], clients: int, seconds: float, *,
     record = Record()
     users = [f"soak-{seed}-{n}" for n in range(math.ceil(clients / 2))]  # two clients a user
     shared_budget = [budget]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped after 4 s: downloads follow their redirect to Azurite,
+    # which (Node's default) closes idle ones after 5 s, httpx's own expiry, so a reused one
+    # could be closed under the request.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=4.0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         workers = [Client(http, mint_token(users[n // 2], "premium", env["JWT_SECRET"]),
                           users[n // 2], record, random.Random(seed * 1000 + n),

@@ -5,6 +5,7 @@ said it stored (id, size, SHA-256) for the checks afterwards."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -23,12 +25,13 @@ KiB = 1024
 MiB = 1024 * KiB
 API = "/api/v1/storage"
 PNG = b"\x89PNG\r\n\x1a\n"
+TUS_BODY = "application/offset+octet-stream"
 CONNECTION_ERROR = 599  # the status recorded for a request that got no answer
 PROJECTS = ("alpha", "beta", "gamma")
 WORDS = ("report", "scan", "photo", "draft", "invoice")
 # (operation, weight): uploads about a third of the requests, reads the rest.
 MIX = (("upload_small", 22), ("upload_medium", 5), ("upload_large", 1), ("resumable", 2),
-       ("list", 14), ("search", 6), ("details", 14), ("range", 14), ("download", 8),
+       ("tus", 2), ("list", 14), ("search", 6), ("details", 14), ("range", 14), ("download", 8),
        ("update", 8), ("trash_restore", 4))
 
 
@@ -169,6 +172,28 @@ class Client:
             if response.status_code != 200:
                 return
         self._stored(response.json()["file"]["id"], data)
+
+    async def tus(self) -> None:
+        """tus 1.0: create, then PATCHes of 256 KiB to 1 MiB; the last answer names the file."""
+        data = content(self._size(64 * KiB, 4 * MiB))
+        version = {"Tus-Resumable": "1.0.0"}
+        meta = ",".join(f"{key} {base64.b64encode(value).decode()}"
+                        for key, value in (("filename", b"t.png"), ("filetype", b"image/png")))
+        created = await self._call("tus_create", "POST", f"{API}/upload/tus", {201}, headers={
+            **version, "Upload-Length": str(len(data)), "Upload-Metadata": meta})
+        if created.status_code != 201:
+            return
+        path = urlsplit(created.headers["location"]).path
+        at, response = 0, created
+        while at < len(data):
+            piece = data[at:at + self.rng.choice([256 * KiB, 512 * KiB, MiB])]
+            response = await self._call("tus_patch", "PATCH", path, {204}, content=piece,
+                                        headers={**version, "Upload-Offset": str(at),
+                                                 "Content-Type": TUS_BODY})
+            if response.status_code != 204:
+                return
+            at += len(piece)
+        self._stored(response.headers["x-file-id"], data)
 
     # -- reads and changes
 

@@ -84,6 +84,17 @@ def own_stack(service_dir: Callable[[str], Path]) -> Iterator[Callable[..., OwnS
         own.stack.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fuzzing's known findings (test_openapi_fuzz.KNOWN) are expected failures."""
+    from tests.reliability.test_openapi_fuzz import KNOWN
+
+    for item in items:
+        for operation, finding in KNOWN.items():
+            if item.name.endswith(f"[{operation}]"):
+                item.add_marker(pytest.mark.xfail(
+                    reason=f"for the hardening issue: {finding}", strict=False))
+
+
 @pytest.fixture
 def user() -> str:
     return f"u-{uuid.uuid4().hex[:12]}"

@@ -128,6 +128,7 @@ def test_documented_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("JWT_SECRET", "s3cret-of-at-least-thirty-two-bytes!")
     clean_env.setenv("BACKUP_ENABLED", "false")
     clean_env.setenv("DB_POOL_MAX", "9")
+    clean_env.setenv("DB_POOL_TIMEOUT", "2.5")
     clean_env.setenv("AZURE_CDN_ENDPOINT", "https://cdn.example")
     settings = Settings()
     assert settings.container_name == "my-files"
@@ -136,7 +137,16 @@ def test_documented_names_are_read(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.jwt_secret == "s3cret-of-at-least-thirty-two-bytes!"
     assert settings.backup_enabled is False
     assert settings.db_pool_max == 9
+    assert settings.db_pool_timeout == 2.5
     assert settings.cdn_endpoint == "https://cdn.example"
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "61"])
+def test_the_pool_timeout_is_bounded(clean_env: pytest.MonkeyPatch, seconds: str) -> None:
+    """A request never waits long for a connection, nor gives up at once."""
+    clean_env.setenv("DB_POOL_TIMEOUT", seconds)
+    with pytest.raises(ValueError, match="DB_POOL_TIMEOUT"):
+        Settings()
 
 
 def test_undocumented_names_are_ignored(clean_env: pytest.MonkeyPatch) -> None:
