@@ -95,6 +95,6 @@ async def test_extracted_text_is_found_by_search(db: Database, user: str) -> Non
     async with db.connection() as repo:
         assert await repo.processing.file_by_path(source["file_path"]) is not None
         await repo.processing.set_text(source["id"], "Le wombat dort.")
-        found, total = await repo.files.page(FileListing(owner=user, search="wombat"))
-        assert [r["id"] for r in found] == [source["id"]] and total == 1
-        assert other["id"] not in [r["id"] for r in found]
+        page = await repo.files.page(FileListing(owner=user, search="wombat"))
+        assert [r["id"] for r in page.rows] == [source["id"]] and page.total == 1
+        assert other["id"] not in [r["id"] for r in page.rows]

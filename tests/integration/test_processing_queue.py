@@ -113,7 +113,8 @@ def test_a_dead_workers_job_is_taken_over_and_the_timer_reaps(pipeline, user, tm
 def test_a_message_that_keeps_failing_ends_in_the_poison_queue(pipeline, user, tmp_path,
                                                                stores, wait_for):
     source = pipeline.upload(user, samples.photo(tmp_path / "p.jpg"), "image/jpeg")
-    stores.container.delete_blob(stores.path_of(source["id"]))  # the store loses it: every try fails
+    # the store loses it: every try fails
+    stores.container.delete_blob(stores.path_of(source["id"]))
     asked = pipeline.ask(user, source["id"], "thumbnail_generation").json()["transformation"]
     wait_for(lambda: _row(stores, asked["id"])["status"] == "failed", timeout=180,
              what="poison")
@@ -134,15 +135,16 @@ def test_trashing_a_source_cancels_its_jobs_and_takes_its_variants(pipeline, use
     headers = pipeline.auth(user)
     files = "/api/v1/storage/files"
 
+    used = _used(stores, user)  # the source and its thumbnail
+    assert used > source["size_bytes"]
     trashed = pipeline.api.delete(f"{files}/{source['id']}", headers=headers).json()
-    assert trashed["storage_freed_bytes"] > source["size_bytes"]  # the thumbnail's bytes too
+    assert trashed["storage_freed_bytes"] == 0  # the trash counts until it is purged
     assert _row(stores, waiting)["status"] == "failed"
     assert _row(stores, waiting)["error_code"] == "CANCELLED"
     _send(queue, waiting)
     time.sleep(3)
     assert _row(stores, waiting)["attempts"] == 0 and _live_files(stores, user) == 0
-    assert stores.sql("SELECT used_bytes FROM storage_usage WHERE user_id = %s",
-                      (user,))[0]["used_bytes"] == 0
+    assert _used(stores, user) == used
 
     restored = pipeline.api.post(f"{files}/{source['id']}/restore", headers=headers)
     assert restored.status_code == 200, restored.text
@@ -153,8 +155,15 @@ def test_trashing_a_source_cancels_its_jobs_and_takes_its_variants(pipeline, use
     gone = pipeline.api.delete(f"{files}/{source['id']}", params={"permanent": "true"},
                                headers=headers)
     assert gone.status_code == 200, gone.text
+    assert gone.json()["storage_freed_bytes"] == used  # the thumbnail's bytes too
     assert stores.sql("SELECT count(*) AS n FROM files WHERE user_id = %s", (user,))[0]["n"] == 0
+    assert _used(stores, user) == 0
     assert stores.blobs(f"users/{user}/") == []
+
+
+def _used(stores, user: str) -> int:
+    return stores.sql("SELECT used_bytes FROM storage_usage WHERE user_id = %s",
+                      (user,))[0]["used_bytes"]
 
 
 def _run_worker(app_functions, transform_id: str, **settings: object) -> None:

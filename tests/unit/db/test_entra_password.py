@@ -109,7 +109,7 @@ def test_the_advisory_lock_connection_uses_the_token_too(db, connects):
     with pytest.raises(psycopg.OperationalError):
         asyncio.run(attempt())
     assert connects == [{"conninfo": URL, "password": "token-1", "autocommit": True,
-                         "row_factory": connects[0]["row_factory"]}]
+                         "row_factory": connects[0]["row_factory"], "connect_timeout": 5}]
 
 
 def test_a_credential_failure_is_a_service_unavailable_without_detail():

@@ -107,21 +107,27 @@ async def test_a_trashed_source_cancels_and_takes_its_variants(ctx: AppContext) 
     await worker.handle_message(ctx, messages(ctx)[0])
     waiting = await request_transformation(ctx, ALICE, TransformRequest(
         source_file_id=source["id"], transformation_type="image_compression"))
+    async with ctx.db.connection() as repo:
+        used = await repo.usage.used_bytes("alice")  # the source and its thumbnail
+    assert used > source["size_bytes"]
     deleted = await service.delete_file(ctx, ALICE, source["id"], permanent=False)
-    assert deleted.storage_freed_bytes > source["size_bytes"]
+    assert deleted.storage_freed_bytes == 0  # the trash counts until it is purged
     assert await worker.handle_message(ctx, messages(ctx)[1]) == "skipped"
     async with ctx.db.connection() as repo:
         row = await repo.processing.get(waiting.transformation.id)
         assert row is not None and row["error_code"] == "CANCELLED"
         [variant] = await repo.processing.variants(source["id"])
         assert variant["deleted_at"] is not None
-        assert await repo.usage.used_bytes("alice") == 0
+        assert await repo.usage.used_bytes("alice") == used
     await service.restore_file(ctx, ALICE, source["id"])
     async with ctx.db.connection() as repo:
         [variant] = await repo.processing.variants(source["id"])
         assert variant["deleted_at"] is None
-    await service.delete_file(ctx, ALICE, source["id"], permanent=True)
+    gone = await service.delete_file(ctx, ALICE, source["id"], permanent=True)
+    assert gone.storage_freed_bytes == used  # the thumbnail's bytes too
     assert cast(FakeDatabase, ctx.db).tables.files == {}
+    async with ctx.db.connection() as repo:
+        assert await repo.usage.used_bytes("alice") == 0
     assert done.transformation.id  # its row went with the source (ON DELETE CASCADE)
 
 
