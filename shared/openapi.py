@@ -321,14 +321,16 @@ def _operation(op: Operation) -> dict[str, Any]:
     params.append({"name": "X-Request-ID", "in": "header", "required": False,
                    "schema": {"type": "string"}})
     responses: dict[str, Any] = {}
+    head = op.method == "head"  # a HEAD answer has headers only, errors included
     for status, (description, model) in op.responses.items():
         entry: dict[str, Any] = {"description": description}
-        if model is not None:
+        if model is not None and not head:
             entry["content"] = {"application/json": {"schema": {"$ref": REF.format(
                 model=model.__name__)}}}
         responses[str(status)] = entry
-    responses["default"] = {"description": "Error", "content": {"application/json": {
-        "schema": {"$ref": REF.format(model="ErrorResponse")}}}}
+    responses["default"] = {"description": "Error (its headers only, for HEAD)"} if head else {
+        "description": "Error", "content": {"application/json": {
+            "schema": {"$ref": REF.format(model="ErrorResponse")}}}}
     doc: dict[str, Any] = {"summary": op.summary, "parameters": params, "responses": responses,
                            "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_')}"
                            .replace("{", "").replace("}", "").replace(".", "_")}

@@ -32,11 +32,7 @@ schema = schemathesis.openapi.from_dict(document())
 # What the fuzzing found that belongs to the input-validation and document work (issue
 # "hardening"), not fixed here: "METHOD path" -> what was found. Such an operation's test is
 # marked an expected failure (tests/reliability/conftest.py); it passes again once fixed.
-KNOWN = {
-    "HEAD /api/v1/storage/upload/tus/{upload_id}":
-        "ST104: HEAD answers 401 (and other refusals) without a body or Content-Type, as "
-        "HEAD must, while the document declares application/json for them",
-}
+KNOWN: dict[str, str] = {}
 
 
 @schemathesis.serializer("application/offset+octet-stream")
