@@ -4,9 +4,11 @@ claim, completion, cancellation and giving up, the timer's reaper, extraction on
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import os
 import uuid
 from typing import Any, cast
 
@@ -17,6 +19,7 @@ from shared.auth import Principal, Role
 from shared.context import AppContext
 from shared.errors import Forbidden, ValidationFailed
 from shared.files import service
+from shared.files.content import read_plain
 from shared.processing import reaper, worker
 from shared.processing.extraction import extract_for_blob
 from shared.processing.models import TransformRequest
@@ -194,3 +197,36 @@ def test_defaults_by_type() -> None:
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document")] == [
         "text_extraction"]
     assert defaults_for("text/plain") == []
+
+
+async def test_an_output_over_the_quota_fails_and_leaves_nothing(tmp_path) -> None:
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (60, 60), os.urandom(60 * 60 * 3)).save(noise, format="PNG")
+    content = noise.getvalue()  # incompressible: its PNG copy is as large
+    ctx = fake_context(temp_storage_path=str(tmp_path / "work"),
+                       quota_user_bytes=len(content) + 100)
+    source = await add(ctx, content)
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="image_format_conversion",
+        parameters={"format": "png"}))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "failed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    assert row["error_code"] == "TRANSFORMATION_FAILED" and "quota" in row["error_message"]
+    assert len(cast(FakeDatabase, ctx.db).tables.files) == 1
+    assert [o async for o in ctx.stores.primary.scan("users/")] and \
+        len([o async for o in ctx.stores.primary.scan("users/")]) == 1
+
+
+async def test_an_output_is_encrypted_at_rest_like_an_upload(tmp_path) -> None:
+    ctx = fake_context(temp_storage_path=str(tmp_path / "work"),
+                       encryption_key=base64.b64encode(os.urandom(32)).decode())
+    source = await add(ctx, _png())
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="thumbnail_generation",
+        parameters={"format": "png"}))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "completed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    output = cast(FakeDatabase, ctx.db).tables.files[row["target_file_id"]]
+    assert output["encryption"] is not None
+    plain = b"".join([c async for c in read_plain(ctx, output, 0, output["size_bytes"] - 1)])
+    assert Image.open(io.BytesIO(plain)).format == "PNG"
