@@ -230,3 +230,13 @@ async def test_an_output_is_encrypted_at_rest_like_an_upload(tmp_path) -> None:
     assert output["encryption"] is not None
     plain = b"".join([c async for c in read_plain(ctx, output, 0, output["size_bytes"] - 1)])
     assert Image.open(io.BytesIO(plain)).format == "PNG"
+
+
+async def test_an_archived_source_fails_at_once_with_a_clear_message(ctx: AppContext) -> None:
+    source = await add(ctx, _png())
+    await ctx.stores.primary.set_tier(source["file_path"], "archive")
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="thumbnail_generation"))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "failed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    assert row["attempts"] == 1 and "archive tier" in row["error_message"]
