@@ -20,7 +20,7 @@ from shared.context import AppContext
 from shared.errors import Forbidden, ValidationFailed
 from shared.files import service
 from shared.files.content import read_plain
-from shared.processing import reaper, worker
+from shared.processing import extraction, reaper, worker
 from shared.processing.extraction import extract_for_blob
 from shared.processing.models import TransformRequest
 from shared.processing.requests import defaults_for, request_transformation
@@ -240,3 +240,23 @@ async def test_an_archived_source_fails_at_once_with_a_clear_message(ctx: AppCon
     assert await worker.handle_message(ctx, messages(ctx)[0]) == "failed"
     [row] = cast(FakeDatabase, ctx.db).tables.transformations
     assert row["attempts"] == 1 and "archive tier" in row["error_message"]
+
+
+async def test_the_timer_describes_what_no_blob_event_did(ctx: AppContext) -> None:
+    source = await add(ctx, _png((20, 10)), auto_transform=True)
+    assert await extraction.catch_up(ctx) == {"done": 0, "failed": 0, "skipped": 0,
+                                              "errors": 0}  # the event has its chance first
+    cast(FakeClock, ctx.clock).advance(minutes=11)
+    assert (await extraction.catch_up(ctx))["done"] == 1
+    assert (await extraction.catch_up(ctx))["done"] == 0
+    detail = await service.file_detail(ctx, ALICE, source["id"])
+    assert detail.metadata["dimensions"] == {"width": 20, "height": 10}
+    assert [t.type for t in detail.transformations] == ["thumbnail_generation"]
+
+
+async def test_a_missing_object_is_recorded_not_retried(ctx: AppContext) -> None:
+    source = await add(ctx, _png())
+    await ctx.stores.primary.delete(source["file_path"])
+    assert await extract_for_blob(ctx, source["file_path"]) == "failed"
+    detail = await service.file_detail(ctx, ALICE, source["id"])
+    assert detail.metadata["extraction"]["error_code"] == "NOT_FOUND"
