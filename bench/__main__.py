@@ -1,5 +1,5 @@
-"""``python -m bench [upload] [stream] [media]``: the benchmarks named (all by default) in
-one run; upload and stream on one private stack, media on local files only."""
+"""``python -m bench [upload] [resumable] [stream] [transform] [media]``: the benchmarks named
+(all by default) in one run; the stack parts on one private stack, media on local files only."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import media, resumable, stream, upload
+from bench import media, resumable, stream, transform, upload
 from bench.harness import bench_stack
 
-STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream}
+STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream,
+               "transform": transform}
 
 
 def main(argv: list[str]) -> int:
