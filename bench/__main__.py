@@ -1,6 +1,6 @@
-"""``python -m bench [upload] [resumable] [stream] [scale] [media]``: the benchmarks named
-(all by default) in one run; those on a stack share one private stack, media uses local
-files only. scale (a million rows) takes several minutes.
+"""``python -m bench [upload] [resumable] [stream] [transform] [scale] [media]``: the
+benchmarks named (all by default) in one run; those on a stack share one private stack, media
+uses local files only. scale (a million rows) takes several minutes.
 ``python -m bench soak [--clients N] [--seconds D]``: the soak (``bench.soak``)."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import media, resumable, scale, stream, upload
+from bench import media, resumable, scale, stream, transform, upload
 from bench.harness import bench_stack
 
-STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream, "scale": scale}
+STACK_PARTS = {"upload": upload, "resumable": resumable, "stream": stream,
+               "transform": transform, "scale": scale}
 
 
 def main(argv: list[str]) -> int:

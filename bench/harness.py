@@ -54,7 +54,9 @@ def bench_stack() -> Iterator[Bench]:
                    "MAX_FILE_SIZE": "1GB", "QUOTA_USER_BYTES": "100GB",
                    "QUOTA_PREMIUM_BYTES": "100GB", "LIFECYCLE_SCHEDULE": "0 0 0 1 1 *",
                    "AZURE_CONTAINER_NAME": "visiobook-files",
-                   "ALLOWED_MIME_TYPES": "image/png,video/mp4,text/plain"}
+                   "ALLOWED_MIME_TYPES": "image/png,video/mp4,text/plain",
+                   # the transform triggers' %setting% (local.settings.json has it for make run)
+                   "TRANSFORM_QUEUE_NAME": "transformations"}
             stack.provision(env)
             yield Bench(stack, env, data_dir)
 

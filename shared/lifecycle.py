@@ -18,6 +18,7 @@ from shared.distribution.purge import retry_due_purges
 from shared.files import tiers, variants
 from shared.files.service import delete_stored_bytes
 from shared.files.visibility import public_access_ended
+from shared.processing import extraction
 from shared.processing.reaper import reap_stale
 from shared.reconcile import run_if_due
 from shared.resumable.expiry import expire_sessions
@@ -99,6 +100,7 @@ async def _maintain(ctx: AppContext) -> dict[str, Any]:
         "backups": await backup.catch_up(ctx),
         "cdn_purges_retried": await retry_due_purges(ctx),
         "transformations": await reap_stale(ctx),
+        "metadata": await extraction.catch_up(ctx),
         "reconciliation": await run_if_due(ctx),
     }
     log.info("lifecycle maintenance: %s", report)

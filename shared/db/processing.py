@@ -76,6 +76,12 @@ class ProcessingRepository(Protocol):
         """Back to ``queued`` with a fresh heartbeat (a new message is on its way)."""
         ...
 
+    async def undescribed(self, before: datetime, limit: int) -> list[str]:
+        """Paths of live files created before ``before`` that have no ``extraction``
+        metadata (a lost blob event, an S3 primary, files older than the pipeline), newest
+        first: the files their owners are looking at now."""
+        ...
+
     async def set_text(self, file_id: str, text: str) -> None:
         """Index ``text`` (its first ``MAX_INDEXED_CHARS``) for search; replaces any."""
         ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from shared.context import AppContext
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # The upload commits its object just before its database transaction (as for the backup).
 _ROW_WAIT_SECONDS = (0.2, 0.5, 1.0, 2.0)
 EXTRACTION = "extraction"
+CATCH_UP_AFTER = timedelta(minutes=10)  # the blob event had its chance
+CATCH_UP_BATCH = 10
 
 
 async def _row(ctx: AppContext, path: str) -> Row | None:
@@ -64,8 +67,10 @@ async def extract_for_blob(ctx: AppContext, path: str) -> str:
             return "skipped"  # a second delivery
     try:
         described = await _describe(ctx, row)
-    except ObjectNotFound:
-        return "skipped"  # deleted in the meantime
+    except ObjectNotFound:  # deleted since (then the row is gone too), or lost by the store
+        described = {EXTRACTION: {"status": "failed", "error_code": "NOT_FOUND",
+                                  "error_message": "the stored object is missing",
+                                  "details": {}}}
     async with ctx.db.transaction() as repo:
         locked = await repo.files.get(row["id"], for_update=True)
         if locked is None or await repo.processing.has_metadata(row["id"], EXTRACTION):
@@ -82,3 +87,18 @@ async def extract_for_blob(ctx: AppContext, path: str) -> str:
     if status == "failed":
         log.info("metadata of %s could not be extracted: %s", path, described[EXTRACTION])
     return str(status)
+
+
+async def catch_up(ctx: AppContext, limit: int = CATCH_UP_BATCH) -> dict[str, int]:
+    """The timer's part: describe files that no blob event described (an S3 primary fires
+    none, an event can be lost, files older than the pipeline), a few per run."""
+    async with ctx.db.connection() as repo:
+        paths = await repo.processing.undescribed(ctx.clock() - CATCH_UP_AFTER, limit)
+    counts = {"done": 0, "failed": 0, "skipped": 0, "errors": 0}
+    for path in paths:
+        try:
+            counts[await extract_for_blob(ctx, path)] += 1
+        except Exception as exc:  # one file's trouble stops nothing; the next run retries
+            log.warning("metadata of %s: %s", path, exc)
+            counts["errors"] += 1
+    return counts

@@ -11,25 +11,45 @@ from pathlib import Path
 from shared.auth import Principal
 from shared.context import AppContext
 from shared.db import Repository, Row
-from shared.errors import MediaLimitExceeded
+from shared.errors import (
+    EncryptionKeyUnavailable,
+    IntegrityFailure,
+    MediaLimitExceeded,
+    TransformationFailed,
+    UnreadableMedia,
+)
 from shared.files import quotas
 from shared.files.content import read_plain
 from shared.files.models import UploadMetadata
 from shared.files.sink import FileSink, object_path
 from shared.files.upload import record_upload
+from shared.storage import ObjectArchived
 
 _CHUNK = 1024**2
 
 
 async def download(ctx: AppContext, row: Row, path: Path) -> None:
-    """The plaintext of a stored file into ``path`` (refused past MEDIA_MAX_SOURCE_SIZE)."""
+    """The plaintext of a stored file into ``path`` (refused past MEDIA_MAX_SOURCE_SIZE).
+
+    What no retry can mend is a ``TransformationFailed``: an archived object (reading it
+    through the API starts its rehydration), a data key that is gone, ciphertext that fails
+    authentication. Anything else (the store unreachable) is raised as it is, to be retried.
+    """
     limit = ctx.settings.media_max_source_size
     if row["size_bytes"] > limit:
         raise MediaLimitExceeded("source_bytes", row["size_bytes"], limit)
-    with path.open("wb") as sink:
-        if row["size_bytes"]:
-            async for chunk in await read_plain(ctx, row, 0, row["size_bytes"] - 1):
-                await asyncio.to_thread(sink.write, chunk)
+    try:
+        with path.open("wb") as sink:
+            if row["size_bytes"]:
+                async for chunk in await read_plain(ctx, row, 0, row["size_bytes"] - 1):
+                    await asyncio.to_thread(sink.write, chunk)
+    except ObjectArchived as exc:
+        raise TransformationFailed("the file is in the archive tier: download it once to "
+                                   "rehydrate it, then ask again",
+                                   details={"storage_tier": row["storage_tier"]}) from exc
+    except (EncryptionKeyUnavailable, IntegrityFailure) as exc:
+        raise UnreadableMedia(f"the stored file cannot be read: {exc.message}",
+                              details={"reason": exc.code}) from exc
 
 
 class OutputSink(FileSink):

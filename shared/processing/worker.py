@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -122,12 +123,17 @@ async def _run(ctx: AppContext, claimed: Row, source: Row, valid: ValidTransform
     with workspace(ctx.settings.temp_storage_path) as directory:
         source_path = directory / "source"
         output_path = directory / f"output{valid.output.extension}"
+        started = time.perf_counter()
         await download(ctx, source, source_path)
+        downloaded = time.perf_counter()
 
         def on_progress(percent: int) -> None:
             progress[0] = min(percent, 99)
 
         result = await run_job(valid, source_path, output_path, limits, on_progress)
+        # where the time went (the rest of processing_time_ms is storing the output)
+        result["timings_ms"] = {"read_source": round((downloaded - started) * 1000),
+                                "job": round((time.perf_counter() - downloaded) * 1000)}
         text = None
         if valid.type.name in TEXT_TYPES:
             text = await asyncio.to_thread(output_path.read_text, "utf-8", "replace")

@@ -89,6 +89,21 @@ async def test_stale_and_requeue(db: Database, user: str) -> None:
                                                                          10_000)]
 
 
+async def test_undescribed_files_newest_first(db: Database, user: str) -> None:
+    older = await insert(db, user, "old.png")
+    newer = await insert(db, user, "new.png")
+    async with db.connection() as repo:
+        await repo.files.add_metadata(older["id"], "dimensions", {"width": 1})
+        paths = await repo.processing.undescribed(utc_now() + timedelta(minutes=1), 10_000)
+        mine = [p for p in paths if p in (older["file_path"], newer["file_path"])]
+        assert mine == [newer["file_path"], older["file_path"]]
+        await repo.files.add_metadata(newer["id"], "extraction", {"status": "done"})
+        paths = await repo.processing.undescribed(utc_now() + timedelta(minutes=1), 10_000)
+        assert newer["file_path"] not in paths and older["file_path"] in paths
+        assert older["file_path"] not in await repo.processing.undescribed(
+            utc_now() - timedelta(days=1), 10_000)
+
+
 async def test_extracted_text_is_found_by_search(db: Database, user: str) -> None:
     source = await insert(db, user, "scan.pdf")
     other = await insert(db, user, "other.pdf")

@@ -109,5 +109,12 @@ class FakeProcessing:
         if t is not None and t["status"] in OPEN:
             t.update(status="queued", heartbeat_at=self._clock())
 
+    async def undescribed(self, before: datetime, limit: int) -> list[str]:
+        described = {f for f, kind, _ in self._t.metadata if kind == "extraction"}
+        rows = sorted((r for r in self._t.files.values() if r["deleted_at"] is None
+                       and r["created_at"] < before and r["id"] not in described),
+                      key=lambda r: r["created_at"], reverse=True)
+        return [r["file_path"] for r in rows[:limit]]
+
     async def set_text(self, file_id: str, text: str) -> None:
         self._t.texts[file_id] = text[:MAX_INDEXED_CHARS]

@@ -218,3 +218,16 @@ def test_every_limit_ends_the_job_failed(pipeline, user, tmp_path, stores, app_f
     assert row["status"] == "failed", row
     assert row["error_code"] == "TRANSFORMATION_FAILED" and says in row["error_message"], row
     assert _live_files(stores, user) == 1  # nothing was stored
+
+
+def test_the_timer_describes_a_file_whose_event_was_lost(pipeline, user, tmp_path, stores,
+                                                         run_maintenance, wait_for):
+    source = pipeline.upload(user, samples.photo(tmp_path / "p.jpg", (120, 90)), "image/jpeg")
+    wait_for(lambda: "extraction" in pipeline.detail(user, source["id"])["metadata"],
+             what="metadata")
+    stores.sql("DELETE FROM file_metadata WHERE file_id = %s", (source["id"],))  # lost
+    later = datetime.now(UTC) + timedelta(minutes=15)
+    run_maintenance(clock=lambda: later)
+    metadata = pipeline.detail(user, source["id"])["metadata"]
+    assert metadata["dimensions"] == {"width": 120, "height": 90}
+    assert metadata["extraction"]["status"] == "done"

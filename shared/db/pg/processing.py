@@ -134,6 +134,14 @@ class PgProcessing:
             "UPDATE file_transformations SET status = 'queued', heartbeat_at = now()"
             f" WHERE id = %s AND {_OPEN}", (transform_id,))
 
+    async def undescribed(self, before: datetime, limit: int) -> list[str]:
+        cur = await self._conn.execute(
+            "SELECT file_path FROM files f WHERE deleted_at IS NULL AND created_at < %s"
+            " AND NOT EXISTS (SELECT 1 FROM file_metadata m WHERE m.file_id = f.id"
+            "  AND m.metadata_type = 'extraction') ORDER BY created_at DESC LIMIT %s",
+            (before, limit))
+        return [row["file_path"] for row in await cur.fetchall()]
+
     async def set_text(self, file_id: str, text: str) -> None:
         text = text[:MAX_INDEXED_CHARS]
         await self._conn.execute(

@@ -4,9 +4,11 @@ claim, completion, cancellation and giving up, the timer's reaper, extraction on
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import os
 import uuid
 from typing import Any, cast
 
@@ -17,7 +19,8 @@ from shared.auth import Principal, Role
 from shared.context import AppContext
 from shared.errors import Forbidden, ValidationFailed
 from shared.files import service
-from shared.processing import reaper, worker
+from shared.files.content import read_plain
+from shared.processing import extraction, reaper, worker
 from shared.processing.extraction import extract_for_blob
 from shared.processing.models import TransformRequest
 from shared.processing.requests import defaults_for, request_transformation
@@ -200,3 +203,66 @@ def test_defaults_by_type() -> None:
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document")] == [
         "text_extraction"]
     assert defaults_for("text/plain") == []
+
+
+async def test_an_output_over_the_quota_fails_and_leaves_nothing(tmp_path) -> None:
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (60, 60), os.urandom(60 * 60 * 3)).save(noise, format="PNG")
+    content = noise.getvalue()  # incompressible: its PNG copy is as large
+    ctx = fake_context(temp_storage_path=str(tmp_path / "work"),
+                       quota_user_bytes=len(content) + 100)
+    source = await add(ctx, content)
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="image_format_conversion",
+        parameters={"format": "png"}))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "failed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    assert row["error_code"] == "TRANSFORMATION_FAILED" and "quota" in row["error_message"]
+    assert len(cast(FakeDatabase, ctx.db).tables.files) == 1
+    assert [o async for o in ctx.stores.primary.scan("users/")] and \
+        len([o async for o in ctx.stores.primary.scan("users/")]) == 1
+
+
+async def test_an_output_is_encrypted_at_rest_like_an_upload(tmp_path) -> None:
+    ctx = fake_context(temp_storage_path=str(tmp_path / "work"),
+                       encryption_key=base64.b64encode(os.urandom(32)).decode())
+    source = await add(ctx, _png())
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="thumbnail_generation",
+        parameters={"format": "png"}))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "completed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    output = cast(FakeDatabase, ctx.db).tables.files[row["target_file_id"]]
+    assert output["encryption"] is not None
+    plain = b"".join([c async for c in read_plain(ctx, output, 0, output["size_bytes"] - 1)])
+    assert Image.open(io.BytesIO(plain)).format == "PNG"
+
+
+async def test_an_archived_source_fails_at_once_with_a_clear_message(ctx: AppContext) -> None:
+    source = await add(ctx, _png())
+    await ctx.stores.primary.set_tier(source["file_path"], "archive")
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="thumbnail_generation"))
+    assert await worker.handle_message(ctx, messages(ctx)[0]) == "failed"
+    [row] = cast(FakeDatabase, ctx.db).tables.transformations
+    assert row["attempts"] == 1 and "archive tier" in row["error_message"]
+
+
+async def test_the_timer_describes_what_no_blob_event_did(ctx: AppContext) -> None:
+    source = await add(ctx, _png((20, 10)), auto_transform=True)
+    assert await extraction.catch_up(ctx) == {"done": 0, "failed": 0, "skipped": 0,
+                                              "errors": 0}  # the event has its chance first
+    cast(FakeClock, ctx.clock).advance(minutes=11)
+    assert (await extraction.catch_up(ctx))["done"] == 1
+    assert (await extraction.catch_up(ctx))["done"] == 0
+    detail = await service.file_detail(ctx, ALICE, source["id"])
+    assert detail.metadata["dimensions"] == {"width": 20, "height": 10}
+    assert [t.type for t in detail.transformations] == ["thumbnail_generation"]
+
+
+async def test_a_missing_object_is_recorded_not_retried(ctx: AppContext) -> None:
+    source = await add(ctx, _png())
+    await ctx.stores.primary.delete(source["file_path"])
+    assert await extract_for_blob(ctx, source["file_path"]) == "failed"
+    detail = await service.file_detail(ctx, ALICE, source["id"])
+    assert detail.metadata["extraction"]["error_code"] == "NOT_FOUND"
