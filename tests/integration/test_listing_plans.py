@@ -92,6 +92,11 @@ def _cases() -> dict[str, dict[str, Any]]:
         "search-description": {"search": "équipe", "sort": "size_bytes"},
         "search-short": {"search": "zq"},
         "search-trash": {"search": "photo", "trashed": True},
+        # files whose extracted text matched (found first by the text index) join the search
+        "search-with-text": {"search": "hippopotame", "text_ids": (
+            "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")},
+        "search-common-with-text": {"search": "report", "text_ids": (
+            "00000000-0000-4000-8000-000000000003",)},
         "other-owner": {"owner": "other-3"},
     })
     return cases
