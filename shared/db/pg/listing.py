@@ -124,9 +124,10 @@ async def total(conn: Connection, listing: FileListing, seen: int | None
     if seen is not None:
         return seen, False
     if not listing.filtered:
+        mine = "" if listing.owner is None else " AND user_id = %(owner)s"
         cur = await conn.execute(
             "SELECT coalesce(sum(files), 0)::bigint AS n FROM file_totals"
-            " WHERE trashed = %(trashed)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)",
+            f" WHERE trashed = %(trashed)s{mine}",
             {"trashed": listing.trashed, "owner": listing.owner})
         row = await cur.fetchone()
         return (int(row["n"]) if row else 0), False
