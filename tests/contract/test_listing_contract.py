@@ -116,10 +116,10 @@ async def test_totals_and_tiers_follow_every_change(db: Database, user: str  # n
 async def test_search_by_walking_gives_the_same_pages(db: Database, user: str,  # noqa: F811
                                                       walk: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """PostgreSQL's path for common needles (walk the sort's index, test each row), taken
-    here for every needle; when the walk falls short the candidates are read after all."""
-    monkeypatch.setattr(listing_sql, "SPARSE_CANDIDATES", 0)
+    """PostgreSQL's two paths: a walk of the sort's index that finds the page (walk 50), or
+    that falls short (walk 2), and then the gram index's candidates."""
     monkeypatch.setattr(listing_sql, "DENSE_WALK", walk)
+    monkeypatch.setattr(listing_sql, "MAX_WALK", walk)
     for n in range(6):
         await insert(db, user, f"note-{n}" if n % 2 else f"misc-{n}", size_bytes=n,
                      tags=["keep"] if n == 4 else [])
