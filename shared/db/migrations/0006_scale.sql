@@ -106,10 +106,11 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_files_live_type
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_files_live_mime
     ON files (user_id, mime_type, id) INCLUDE (project_id, file_type) WHERE deleted_at IS NULL;
 -- A filter by project or by type, newest first (the default sort), whatever its share.
+-- (The other filter included: both filters together are counted from the index alone.)
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_files_live_project_created
-    ON files (user_id, project_id, created_at, id) WHERE deleted_at IS NULL;
+    ON files (user_id, project_id, created_at, id) INCLUDE (file_type) WHERE deleted_at IS NULL;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_files_live_type_created
-    ON files (user_id, file_type, created_at, id) WHERE deleted_at IS NULL;
+    ON files (user_id, file_type, created_at, id) INCLUDE (project_id) WHERE deleted_at IS NULL;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_files_trash_created
     ON files (user_id, created_at, id) WHERE deleted_at IS NOT NULL;
