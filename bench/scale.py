@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,23 +69,30 @@ def _database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def _progress(line: str) -> str:
+    """Each figure as soon as it is known (stderr: a run of several minutes can be cut)."""
+    print(line, file=sys.stderr, flush=True)
+    return line
+
+
 def _seed(url: str, rows: int, others: int) -> list[str]:
-    out = []
+    out: list[str] = []
     migrate(url, until="0005_lifecycle_cdn")
     started = time.perf_counter()
     seed_files(url, HEAVY, rows)
     per_user = max(others // 100, 1) if others else 0
     for n in range(100 if others else 0):
         seed_files(url, f"user-{n:03d}", per_user)
-    out.append(row("COPY of the rows", f"{time.perf_counter() - started:.0f} s",
-                   f"{rows:,} for {HEAVY}, {per_user * 100 if others else 0:,} for 100 others"))
+    out.append(_progress(row("COPY of the rows", f"{time.perf_counter() - started:.0f} s",
+                   f"{rows:,} for {HEAVY}, {per_user * 100 if others else 0:,} for 100 others")))
     started = time.perf_counter()
     done = migrate(url)
-    out.append(row(f"migration {', '.join(done)} on them", f"{time.perf_counter() - started:.0f} s",
-                   "indexes built CONCURRENTLY, totals backfilled"))
+    out.append(_progress(row(f"migration {', '.join(done)} on them",
+                             f"{time.perf_counter() - started:.0f} s",
+                             "indexes built CONCURRENTLY, totals backfilled")))
     started = time.perf_counter()
     sync_usage(url)
-    out.append(row("VACUUM ANALYZE", f"{time.perf_counter() - started:.0f} s"))
+    out.append(_progress(row("VACUUM ANALYZE", f"{time.perf_counter() - started:.0f} s")))
     return out
 
 
@@ -147,9 +155,10 @@ def _listings(bench: Bench, url: str, rows: int) -> list[str]:
             mark = " " if p99 <= TARGET_P99_MS else "!"
             if p99 > TARGET_P99_MS:
                 over.append(name)
-            out.append(f" {mark}{name:<44} {p50:7.1f} {p99:7.1f}  {page['total']:>9,}"
-                       f" {'~' if page['total_is_estimate'] else ' '}      "
-                       f"{ms:.2f} ms in SQL{'  SEQ SCAN' if seq else ''}")
+            out.append(_progress(
+                f" {mark}{name:<44} {p50:7.1f} {p99:7.1f}  {page['total']:>9,}"
+                f" {'~' if page['total_is_estimate'] else ' '}      "
+                f"{ms:.2f} ms in SQL{'  SEQ SCAN' if seq else ''}"))
             out += [f"      {line}" for line in nodes]
     with _client(bench, url, "bench-admin", "admin") as client:
         for name, owner in (("admin: user_id of a user with 2,000 files", "user-042"),
@@ -158,8 +167,8 @@ def _listings(bench: Bench, url: str, rows: int) -> list[str]:
                                       RUNS)
             if p99 > TARGET_P99_MS:
                 over.append(name)
-            out.append(f" {' ' if p99 <= TARGET_P99_MS else '!'}{name:<44} {p50:7.1f}"
-                       f" {p99:7.1f}  {body['pagination']['total']:>9,}")
+            out.append(_progress(f" {' ' if p99 <= TARGET_P99_MS else '!'}{name:<44} {p50:7.1f}"
+                                 f" {p99:7.1f}  {body['pagination']['total']:>9,}"))
     out.append(f"  p99 over {TARGET_P99_MS:.0f} ms (!): {', '.join(over) if over else 'none'}")
     return out
 
@@ -192,6 +201,6 @@ def run(bench: Bench) -> list[str]:
     out += _listings(bench, url, rows)
     empty = _database(base, "scale_empty")
     migrate(empty)
-    out.append(_uploads(bench, empty, "empty database"))
-    out.append(_uploads(bench, url, f"{rows:,} files"))
+    out.append(_progress(_uploads(bench, empty, "empty database")))
+    out.append(_progress(_uploads(bench, url, f"{rows:,} files")))
     return out

@@ -12,6 +12,7 @@ import pytest
 
 from shared.context import utc_now
 from shared.db import Database, FileListing, Repository
+from shared.db.pg import listing as listing_sql
 from tests.contract.test_repository_contract import db, insert, user  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.anyio
@@ -109,3 +110,29 @@ async def test_totals_and_tiers_follow_every_change(db: Database, user: str  # n
         await repo.files.update(rows[1]["id"], {"deleted_at": None})
         assert (await repo.files.page(FileListing(owner=user, limit=1))).total == 2
         assert (await repo.files.page(FileListing(owner=user, trashed=True))).total == 0
+
+
+@pytest.mark.parametrize("walk", [2, 50])
+async def test_search_by_walking_gives_the_same_pages(db: Database, user: str,  # noqa: F811
+                                                      walk: int,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's two paths: a walk of the sort's index that finds the page (walk 50), or
+    that falls short (walk 2), and then the gram index's candidates."""
+    monkeypatch.setattr(listing_sql, "DENSE_WALK", walk)
+    monkeypatch.setattr(listing_sql, "MAX_WALK", walk)
+    for n in range(6):
+        await insert(db, user, f"note-{n}" if n % 2 else f"misc-{n}", size_bytes=n,
+                     tags=["keep"] if n == 4 else [])
+    listing = {"owner": user, "search": "NOTE", "sort": "size_bytes", "descending": False}
+    async with db.connection() as repo:
+        first = await repo.files.page(FileListing(limit=2, **listing))
+        assert [r["original_name"] for r in first.rows] == ["note-1", "note-3"] and first.more
+        last = first.rows[-1]
+        rest = await repo.files.page(FileListing(limit=2, after=(last["size_bytes"], last["id"]),
+                                                 **listing))
+        assert [r["original_name"] for r in rest.rows] == ["note-5"] and not rest.more
+        skipped = await repo.files.page(FileListing(limit=1, offset=1, **listing))
+        assert [r["original_name"] for r in skipped.rows] == ["note-3"] and skipped.more
+        assert skipped.total == 3 or skipped.total_is_estimate
+        tagged = await repo.files.page(FileListing(owner=user, search="kee", limit=1))
+        assert [r["original_name"] for r in tagged.rows] == ["misc-4"] and not tagged.more

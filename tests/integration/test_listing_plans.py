@@ -6,6 +6,7 @@ Seq Scan on files."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,10 +30,10 @@ SORTS = ("created_at", "updated_at", "original_name", "size_bytes", "file_type",
 @pytest.fixture(scope="module")
 def seeded(stack_env: dict[str, str]) -> Iterator[str]:
     base = stack_env["DATABASE_URL"]
-    url = urlunsplit(urlsplit(base)._replace(path="/listing_plans"))
+    name = f"listing_plans_{uuid.uuid4().hex[:8]}"  # a database of its own, on the stack's
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS listing_plans")
-        conn.execute("CREATE DATABASE listing_plans")
+        conn.execute(f"CREATE DATABASE {name}")
     try:
         migrate(url, until="0005_lifecycle_cdn")
         seed_files(url, USER, ROWS)
@@ -50,7 +51,7 @@ def seeded(stack_env: dict[str, str]) -> Iterator[str]:
         yield url
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS listing_plans WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_migration_rebuilt_the_failed_index_and_backfilled_totals(seeded: str) -> None:

@@ -23,18 +23,17 @@ from psycopg import AsyncConnection, sql
 from shared.db.repository import FileListing, FilePage, Row
 
 Connection = AsyncConnection[dict[str, Any]]
-# A search first asks the gram index how many rows (of every owner, from the index alone)
-# hold all the needle's grams. Up to SPARSE_CANDIDATES, those are read and sorted. More:
-# the needle is common, and walking the sort's index testing each row fills the page
-# sooner (a needle in more than 1 row in 200 within DENSE_WALK rows); if the walk falls
-# short, the candidates are read after all.
-SPARSE_CANDIDATES = 3000
-DENSE_WALK = 4000
-# The searched fields, as ILIKE sees them (and as files_search_grams indexes them). Text
-# extracted by processing joins here and in a new version of the function and its index.
-# Files matched by their extracted text, at most (beyond: the most recent matches of the
-# text index are not guaranteed; names, descriptions and tags still match in full).
+# A search first walks the sort's index testing each row (ILIKE), at most DENSE_WALK rows
+# (or 25 per row wanted, for deep pages, up to MAX_WALK): a common needle fills its page
+# within a few hundred rows, which the gram index would hand over as tens of thousands of
+# candidates to read and sort. A needle the walk does not fill its page with is rare: its
+# candidates come from the gram index, are read, sorted and counted.
+DENSE_WALK = 600
+MAX_WALK = 20_000
+# Files matched by their extracted text (file_texts), at most (beyond, some text matches
+# may be missed; names, descriptions and tags still match in full).
 TEXT_MATCHES = 1000
+# The searched fields, as ILIKE sees them (and as files_search_grams indexes them).
 SEARCHED = ("original_name", "coalesce(description, '')", "array_to_string(tags, ' ')")
 
 
@@ -116,21 +115,27 @@ def page_query(listing: FileListing, columns: sql.Composable
     return query, {**params, "limit": listing.limit + 1, "offset": listing.offset}
 
 
+def walk_size(listing: FileListing) -> int:
+    return min(max(DENSE_WALK, 25 * (listing.offset + listing.limit + 1)), MAX_WALK)
+
+
 def dense_search_query(listing: FileListing) -> tuple[sql.Composed, dict[str, Any]]:
     """Search by walking the sort's index and testing each row (ILIKE), at most
-    ``DENSE_WALK`` rows: the first matches, each with its rank in the walk. (No ORDER BY
-    outside the walk, which would read it all: the rows come in the walk's order, and the
-    caller sorts them by rank.)"""
+    ``walk_size`` rows: the first matches, each with its rank ``n`` in the walk, and the
+    walk's last row (``matched`` false) when the walk went that far. (No ORDER BY outside
+    the walk, which would read it all: the rows come in the walk's order, and the caller
+    sorts them by rank.)"""
     base, params = where(FileListing(**{**vars(listing), "search": None}))
     base = _after(listing, base, params)
     _, search = where(listing, grams=False)
     matches = _matches(listing, params)
     query = sql.SQL(
-        "SELECT id::text AS id, n FROM (SELECT id, original_name, description, tags,"
+        "SELECT id::text AS id, n, matched FROM (SELECT id, {matches} AS matched,"
         " row_number() OVER (ORDER BY {order}) AS n FROM files WHERE {where}"
-        " ORDER BY {order} LIMIT %(walk)s) AS walk WHERE {matches} LIMIT %(want)s"
+        " ORDER BY {order} LIMIT %(walk)s) AS walk WHERE matched OR n = %(walk)s"
+        " LIMIT %(want)s + 1"
     ).format(order=_order(listing), where=base, matches=matches)
-    return query, {**params, "search": search["search"], "walk": DENSE_WALK,
+    return query, {**params, "search": search["search"], "walk": walk_size(listing),
                    "want": listing.offset + listing.limit + 1}
 
 
@@ -140,9 +145,10 @@ async def total(conn: Connection, listing: FileListing, seen: int | None
     if seen is not None:
         return seen, False
     if not listing.filtered:
+        mine = "" if listing.owner is None else " AND user_id = %(owner)s"
         cur = await conn.execute(
             "SELECT coalesce(sum(files), 0)::bigint AS n FROM file_totals"
-            " WHERE trashed = %(trashed)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)",
+            f" WHERE trashed = %(trashed)s{mine}",
             {"trashed": listing.trashed, "owner": listing.owner})
         row = await cur.fetchone()
         return (int(row["n"]) if row else 0), False
@@ -172,28 +178,33 @@ def _plan_rows(plan: Any) -> int:
         return 0
 
 
-async def _dense_search(conn: Connection, listing: FileListing, columns: sql.Composable
-                        ) -> FilePage | None:
-    """The page when the needle is common enough to fill it within the walk, else None.
-    Its total is then an estimate (the share of matches in the walk times the listing's
-    size) unless the listing is small enough to count."""
+async def _walked_search(conn: Connection, listing: FileListing, columns: sql.Composable
+                         ) -> FilePage | None:
+    """The page if the walk found it (enough matches, or the whole listing walked), else
+    None. When it stopped at the page, the total is an estimate (the share of matches in
+    the walk times the listing's size) unless the listing is small enough to count."""
     query, params = dense_search_query(listing)
     cur = await conn.execute(query, params)
-    found = sorted(await cur.fetchall(), key=lambda r: int(r["n"]))
-    if len(found) < params["want"]:
+    walked = sorted(await cur.fetchall(), key=lambda r: int(r["n"]))
+    found = [r for r in walked if r["matched"]][:params["want"]]
+    exhausted = not any(int(r["n"]) == params["walk"] for r in walked)
+    if len(found) < params["want"] and not exhausted:
         return None
     ids = [r["id"] for r in found[listing.offset:]]
     cur = await conn.execute(
         sql.SQL("SELECT {cols} FROM files WHERE id = ANY(%(ids)s::uuid[]) ORDER BY {order}")
         .format(cols=columns, order=_order(listing)), {"ids": ids})
     rows: list[Row] = _unexpired((await cur.fetchall())[:listing.limit], listing)
+    more = len(found) >= params["want"]
+    if not more and listing.after is None:
+        return FilePage(rows=rows, more=False, total=len(found))
     unsearched, _ = await total(conn, FileListing(**{**vars(listing), "search": None}), None)
-    if unsearched <= listing.count_up_to:
+    if unsearched <= listing.count_up_to or not more:
         count, estimate = await total(conn, listing, None)
     else:
         share = len(found) / max(int(found[-1]["n"]), 1)
         count, estimate = max(round(share * unsearched), len(found)), True
-    return FilePage(rows=rows, more=True, total=count, total_is_estimate=estimate)
+    return FilePage(rows=rows, more=more, total=count, total_is_estimate=estimate)
 
 
 def _unexpired(rows: list[Row], listing: FileListing) -> list[Row]:
@@ -204,14 +215,6 @@ def _unexpired(rows: list[Row], listing: FileListing) -> list[Row]:
     if now is None:
         return rows
     return [r for r in rows if r["expires_at"] is None or r["expires_at"] > now]
-
-
-async def _candidates(conn: Connection, needle: str) -> int:
-    cur = await conn.execute(
-        "SELECT count(*) AS n FROM files WHERE files_search_grams(original_name, description,"
-        " tags) @> files_needle_grams(%(needle)s)", {"needle": needle})
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0
 
 
 async def text_matches(conn: Connection, listing: FileListing) -> tuple[str, ...]:
@@ -229,9 +232,8 @@ async def text_matches(conn: Connection, listing: FileListing) -> tuple[str, ...
 async def page(conn: Connection, listing: FileListing, columns: sql.Composable) -> FilePage:
     if listing.search and not listing.text_ids:
         listing = replace(listing, text_ids=await text_matches(conn, listing))
-    if listing.search and await _candidates(conn, listing.search) > SPARSE_CANDIDATES \
-            and (dense := await _dense_search(conn, listing, columns)):
-        return dense
+    if listing.search and (walked := await _walked_search(conn, listing, columns)):
+        return walked
     query, params = page_query(listing, columns)
     cur = await conn.execute(query, params)
     rows: list[Row] = await cur.fetchall()
