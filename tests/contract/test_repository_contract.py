@@ -153,8 +153,8 @@ async def test_a_listing_with_now_leaves_out_expired_files(db: Database, user: s
     async with db.connection() as repo:
         assert await _names(repo, owner=user, sort="original_name", descending=False,
                             now=now) == ["forever", "later"]
-        _, total = await repo.files.page(FileListing(owner=user, now=now))
-        assert total == 2
+        page = await repo.files.page(FileListing(owner=user, now=now))
+        assert len(page.rows) == 2
         assert len(await _names(repo, owner=user)) == 4  # without now: every row
 
 

@@ -175,7 +175,7 @@ def test_backup_store_down_degrades_then_catches_up(faults, api, user):
         "SELECT state FROM file_backups b JOIN files f ON f.file_path = b.file_path"
         " WHERE f.user_id = %s", (user,))} == {"done"}, 60, "the backup caught up")
     for response, data in zip(ids, sent, strict=True):
-        path = response.json()["file"]["file_path"]
+        path = stores.path_of(response.json()["file"]["id"])
         assert hashlib.sha256(stores.s3_bytes(path)).digest() == hashlib.sha256(data).digest()
     until(lambda: health(api)[1]["status"] == "UP", 30, "/health says UP")
 

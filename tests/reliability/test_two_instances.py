@@ -59,8 +59,8 @@ def test_each_blob_is_backed_up_once_though_delivered_twice(pair, clients, user)
     own, *hosts = pair
     headers = own.headers(user)
     files = [upload(clients[n % 2], headers, png(3 * KiB + n)) for n in range(6)]
-    paths = {record["file_path"] for record in files}
     stores = own.stores()
+    paths = {stores.path_of(record["id"]) for record in files}
     until(lambda: {row["state"] for row in stores.sql(
         "SELECT state FROM file_backups WHERE file_path = ANY(%s)", (list(paths),))} == {"done"},
         60, "every copy is done")
@@ -70,7 +70,7 @@ def test_each_blob_is_backed_up_once_though_delivered_twice(pair, clients, user)
     skipped = Counter(logged(tuple(hosts), r'msg="backup of (users/\S+): skipped"'))
     assert sum(skipped[path] for path in paths) >= 1  # duplicates did arrive, and did nothing
     for record in files:
-        assert hashlib.sha256(stores.s3_bytes(record["file_path"])).hexdigest() == \
+        assert hashlib.sha256(stores.s3_bytes(stores.path_of(record["id"]))).hexdigest() == \
             record["checksum_sha256"]
 
 

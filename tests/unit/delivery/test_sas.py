@@ -47,7 +47,8 @@ async def test_without_an_account_key_the_sas_is_signed_with_a_user_delegation_k
     from azure.storage.blob import UserDelegationKey
 
     settings = Settings.model_validate({"AZURE_STORAGE_ACCOUNT": "acct",
-                                        "AZURE_FUNCTIONS_ENVIRONMENT": "Production"})
+                                        "AZURE_FUNCTIONS_ENVIRONMENT": "Production",
+                                        "JWT_SECRET": "a-production-secret-of-40-bytes-or-so!!"})
     store = AzureBlobStore(settings)
     asked: list[datetime] = []
 

@@ -39,7 +39,7 @@ class _SlowCountingStore(MemoryStore):
 async def _stored(ctx: AppContext) -> tuple[str, str]:
     body = multipart(PNG + os.urandom(3000))
     record = (await upload_file(ctx, request(length=len(body)), chunks(body))).file
-    return record.id, record.file_path
+    return record.id, cast(FakeDatabase, ctx.db).tables.files[record.id]["file_path"]
 
 
 async def test_two_deliveries_of_one_blob_event_copy_it_once() -> None:
