@@ -79,8 +79,10 @@ async def extract_for_blob(ctx: AppContext, path: str) -> str:
             await repo.files.add_metadata(row["id"], kind[:50],
                                           value if isinstance(value, dict) else {"value": value})
         queued: list[str] = []
-        if locked["auto_transform"] and locked["deleted_at"] is None \
-                and not await repo.processing.summaries(row["id"]):
+        # Recorded with the metadata, in one transaction: a second delivery finds the
+        # metadata and stops above. A transformation the owner asked for before the landing
+        # was described does not replace the defaults.
+        if locked["auto_transform"] and locked["deleted_at"] is None:
             queued = await record_defaults(ctx, repo, locked)
     await enqueue(ctx, queued)
     status = described.get(EXTRACTION, {}).get("status", "done")

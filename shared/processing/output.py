@@ -81,6 +81,7 @@ async def store_output(ctx: AppContext, owner: Principal, path: Path, mime_type:
         room = quotas.remaining(quota, await repo.usage.used_bytes(owner.user_id))
     sink = OutputSink(ctx, file_id, owner.user_id, mime_type, room)
     try:
+        await sink.prepare()  # sealed like an upload when encryption at rest is on
         with path.open("rb") as data:
             while chunk := await asyncio.to_thread(data.read, _CHUNK):
                 await sink.write(chunk)

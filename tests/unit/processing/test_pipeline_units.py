@@ -175,6 +175,19 @@ async def test_the_reaper_requeues_then_gives_up(ctx: AppContext) -> None:
     assert await reaper.reap_stale(ctx) == {"requeued": 0, "failed": 1}
 
 
+async def test_a_transformation_asked_before_the_landing_keeps_the_defaults(
+        ctx: AppContext) -> None:
+    source = await add(ctx, _png((40, 30)), auto_transform=True)
+    await request_transformation(ctx, ALICE, TransformRequest(
+        source_file_id=source["id"], transformation_type="image_compression"))
+    assert await extract_for_blob(ctx, source["file_path"]) == "done"
+    detail = await service.file_detail(ctx, ALICE, source["id"])
+    assert sorted(t.type for t in detail.transformations) == [
+        "image_compression", "thumbnail_generation"]
+    assert await extract_for_blob(ctx, source["file_path"]) == "skipped"
+    assert len(messages(ctx)) == 2
+
+
 async def test_extraction_runs_once_and_queues_the_defaults(ctx: AppContext) -> None:
     source = await add(ctx, _png((40, 30)), auto_transform=True)
     assert await extract_for_blob(ctx, source["file_path"]) == "done"
@@ -234,7 +247,8 @@ async def test_an_output_is_encrypted_at_rest_like_an_upload(tmp_path) -> None:
     [row] = cast(FakeDatabase, ctx.db).tables.transformations
     output = cast(FakeDatabase, ctx.db).tables.files[row["target_file_id"]]
     assert output["encryption"] is not None
-    plain = b"".join([c async for c in read_plain(ctx, output, 0, output["size_bytes"] - 1)])
+    plain = b"".join([c async for c in await read_plain(ctx, output, 0,
+                                                         output["size_bytes"] - 1)])
     assert Image.open(io.BytesIO(plain)).format == "PNG"
 
 
