@@ -11,9 +11,18 @@ import os
 
 import pytest
 
+from shared.reconcile import LISTED
 from tests.integration.helpers import assert_error, png
 
 ADMIN_ROUTE = "/api/v1/storage/admin/reconciliation"
+
+
+def named(part: dict, name: str, item: str) -> bool:
+    """``item`` is in the report's list ``name``, or could be: a list names at most LISTED
+    items (the count is complete), and the session's other tests leave drifts of their own
+    that the walk may meet first."""
+    return item in part[name] or (len(part[name]) == LISTED
+                                  and part[f"{name}_count"] > LISTED)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +68,8 @@ def test_each_kind_of_drift_is_found_and_put_right(reconciler, auth_headers, upl
     with pytest.raises(stores.s3.exceptions.NoSuchKey):
         stores.s3_bytes(stray)
     # Missing bytes: reported, and restored from the verified backup copy.
-    assert files["missing"]["id"] in primary["missing"]
-    assert files["missing"]["id"] in primary["restored"]
+    assert named(primary, "missing", files["missing"]["id"])
+    assert named(primary, "restored", files["missing"]["id"])
     assert stores.blob_bytes(stores.path_of(files["missing"]["id"])) == original["missing"]
     # Changed bytes: restored when the backup copy matches, reported when it does not.
     assert {files["corrupt"]["id"], files["both_corrupt"]["id"]} <= set(integrity["corrupt"])
@@ -69,7 +78,7 @@ def test_each_kind_of_drift_is_found_and_put_right(reconciler, auth_headers, upl
     assert {"file_id": files["both_corrupt"]["id"],
             "reason": "backup copy does not match its checksum"} in integrity["unrecoverable"]
     # Backup copies: a lost one is queued again, a stale one deleted with its record.
-    assert stores.path_of(files["backup_gone"]["id"]) in backup["missing"]
+    assert named(backup, "missing", stores.path_of(files["backup_gone"]["id"]))
     assert stores.sql("SELECT state FROM file_backups WHERE file_path = %s",
                       (stores.path_of(files["backup_gone"]["id"]),))[0]["state"] == "pending"
     with pytest.raises(stores.s3.exceptions.NoSuchKey):
