@@ -67,12 +67,13 @@ class RawPatch:
         self.sock.close()
 
     def answer(self) -> bytes:
-        self.sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := self.sock.recv(65536):
-            chunks.append(chunk)
+        """The answer's status line and headers. (No half-close first: a server may take a
+        FIN that arrives with the body's last bytes for a client gone, and not answer.)"""
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := self.sock.recv(65536)):
+            received += chunk
         self.sock.close()
-        return b"".join(chunks)
+        return received
 
 
 def wait_until(condition, timeout: float = 20.0, what: str = "condition") -> None:
