@@ -98,3 +98,20 @@ async def idle_bounded(body: AsyncIterator[bytes], seconds: float,
         except TimeoutError:
             raise on_idle() from None
         yield chunk
+
+
+# A blob trigger may see an object a moment before the row its upload commits just after:
+# how long (in steps) a trigger looks for the row again before taking the object for not ours.
+ROW_WAIT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+
+
+async def found_soon(fetch: Callable[[], Awaitable[T | None]],
+                     delays: tuple[float, ...] = ROW_WAIT_SECONDS) -> T | None:
+    """``fetch()``, asked again after each delay while it finds nothing."""
+    found = await fetch()
+    for delay in delays:
+        if found is not None:
+            break
+        await asyncio.sleep(delay)
+        found = await fetch()
+    return found

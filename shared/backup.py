@@ -9,9 +9,9 @@ as they are (ciphertext when the file is encrypted), streamed part by part.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from shared.aio import found_soon
 from shared.context import AppContext
 from shared.db import BackupSource
 from shared.storage import ObjectNotFound
@@ -19,9 +19,6 @@ from shared.storage.copy import copy_object
 
 log = logging.getLogger(__name__)
 
-# The upload commits its object just before its database transaction; the trigger may see
-# the object a moment before the row.
-_ROW_WAIT_SECONDS = (0.2, 0.5, 1.0, 2.0)
 _RETRY_BATCH = 20
 
 
@@ -34,12 +31,7 @@ async def back_up(ctx: AppContext, path: str) -> str:
     """Copy one object; returns the resulting state ('done', 'failed', 'skipped')."""
     if not ctx.settings.backup_enabled:
         return "skipped"
-    row = await _source(ctx, path)
-    for delay in _ROW_WAIT_SECONDS:
-        if row is not None:
-            break
-        await asyncio.sleep(delay)
-        row = await _source(ctx, path)
+    row = await found_soon(lambda: _source(ctx, path))
     if row is None or row.state in {"done", "delete_pending"} or row.storage_provider is None:
         return "skipped"  # not ours, rolled back, already copied, or being removed
     # Event Grid delivers at least once and every instance may catch up: one copy at a time

@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from shared.aio import found_soon
 from shared.context import AppContext
 from shared.db import Row
 from shared.errors import TransformationFailed
@@ -28,8 +29,6 @@ from shared.storage import ObjectNotFound
 
 log = logging.getLogger(__name__)
 
-# The upload commits its object just before its database transaction (as for the backup).
-_ROW_WAIT_SECONDS = (0.2, 0.5, 1.0, 2.0)
 EXTRACTION = "extraction"
 CATCH_UP_AFTER = timedelta(minutes=10)  # the blob event had its chance
 CATCH_UP_BATCH = 10
@@ -54,12 +53,7 @@ async def _describe(ctx: AppContext, row: Row) -> dict[str, Any]:
 
 async def extract_for_blob(ctx: AppContext, path: str) -> str:
     """Describe the file stored at ``path``: 'done', 'failed' (recorded), or 'skipped'."""
-    row = await _row(ctx, path)
-    for delay in _ROW_WAIT_SECONDS:
-        if row is not None:
-            break
-        await asyncio.sleep(delay)
-        row = await _row(ctx, path)
+    row = await found_soon(lambda: _row(ctx, path))
     if row is None:
         return "skipped"  # not ours, or its upload rolled back
     async with ctx.db.connection() as repo:
