@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import sys
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterator
@@ -91,19 +92,30 @@ def text_output(path: Path, limits: MediaLimits) -> Iterator[TextSink]:
 
 # PDF --------------------------------------------------------------------------------------
 
+# PDFium is not thread-safe: two calls at once, even on different documents, can crash the
+# process (pypdfium2's documentation), and the metadata trigger and the transform jobs run it
+# in worker threads side by side. Every call goes through this lock, held for one page's work
+# and never while a generator is suspended, so a long job does not hold the others back.
+PDFIUM = threading.RLock()
+
+
 @contextlib.contextmanager
 def open_pdf(path: Path, limits: MediaLimits) -> Iterator[pdfium.PdfDocument]:
     """The document with its page count checked; pdfium reads the file itself (not into
     Python memory)."""
+    with PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise UnreadableMedia(f"not a readable PDF: {exc}") from exc
     try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise UnreadableMedia(f"not a readable PDF: {exc}") from exc
-    try:
-        limits.check_pages(len(pdf))
+        with PDFIUM:
+            pages = len(pdf)
+        limits.check_pages(pages)
         yield pdf
     finally:
-        pdf.close()
+        with PDFIUM:
+            pdf.close()
 
 
 def _pdf_date(value: str) -> str | None:
@@ -119,26 +131,36 @@ def _pdf_date(value: str) -> str | None:
 
 def pdf_pages_text(pdf: pdfium.PdfDocument, deadline: Deadline,
                    pages: int | None = None) -> Iterator[str]:
-    for index in range(len(pdf) if pages is None else min(pages, len(pdf))):
+    with PDFIUM:
+        count = len(pdf) if pages is None else min(pages, len(pdf))
+    for index in range(count):
         deadline.check()
-        page = pdf[index]
+        with PDFIUM:
+            text = _page_text(pdf, index)
+        yield text
+
+
+def _page_text(pdf: pdfium.PdfDocument, index: int) -> str:
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
         try:
-            textpage = page.get_textpage()
-            try:
-                yield textpage.get_text_range()
-            finally:
-                textpage.close()
+            return str(textpage.get_text_range())
         finally:
-            page.close()
+            textpage.close()
+    finally:
+        page.close()
 
 
 def pdf_metadata(path: Path, limits: MediaLimits) -> dict[str, Any]:
     deadline = Deadline.of(limits)
     with open_pdf(path, limits) as pdf:
-        info = pdf.get_metadata_dict(skip_empty=True)
+        with PDFIUM:
+            info = pdf.get_metadata_dict(skip_empty=True)
+            total = len(pdf)
         sample = "".join(pdf_pages_text(pdf, deadline, pages=3))[:SAMPLE_CHARS]
         document = {
-            "pages": len(pdf),
+            "pages": total,
             "title": info.get("Title"),
             "author": info.get("Author"),
             "language": detect_language(sample),
@@ -152,7 +174,8 @@ def pdf_metadata(path: Path, limits: MediaLimits) -> dict[str, Any]:
 def pdf_text(path: Path, sink: TextSink, limits: MediaLimits, deadline: Deadline,
              progress: ProgressCallback) -> int:
     with open_pdf(path, limits) as pdf:
-        total = len(pdf)
+        with PDFIUM:
+            total = len(pdf)
         for index, text in enumerate(pdf_pages_text(pdf, deadline)):
             if index:
                 sink.write("\n\f\n")  # a form feed between pages, as pdftotext does
@@ -166,23 +189,34 @@ def pdf_page_images(path: Path, limits: MediaLimits, deadline: Deadline, *, page
     """The first ``pages`` pages rendered, at ``PDF_RENDER_DPI`` or to fit ``box`` (twice
     the box, for a sharp thumbnail), each checked against the pixel limit first."""
     with open_pdf(path, limits) as pdf:
-        for index in range(min(pages, len(pdf))):
+        with PDFIUM:
+            count = min(pages, len(pdf))
+        for index in range(count):
             deadline.check()
-            page = pdf[index]
-            try:
-                width, height = page.get_size()  # points (1/72 inch)
-                if box is None:
-                    scale = PDF_RENDER_DPI / 72
-                else:
-                    scale = min(2 * box[0] / max(width, 1), 2 * box[1] / max(height, 1))
-                limits.check_pixels(max(1, round(width * scale)), max(1, round(height * scale)))
-                bitmap = page.render(scale=scale)
-                try:
-                    yield bitmap.to_pil().convert("RGB")
-                finally:
-                    bitmap.close()
-            finally:
-                page.close()
+            with PDFIUM:
+                image = _render_page(pdf, index, limits, box)
+            yield image
+
+
+def _render_page(pdf: pdfium.PdfDocument, index: int, limits: MediaLimits,
+                 box: tuple[int, int] | None) -> Image.Image:
+    """One page as an RGB image of its own (copied out of pdfium's bitmap)."""
+    page = pdf[index]
+    try:
+        width, height = page.get_size()  # points (1/72 inch)
+        if box is None:
+            scale = PDF_RENDER_DPI / 72
+        else:
+            scale = min(2 * box[0] / max(width, 1), 2 * box[1] / max(height, 1))
+        limits.check_pixels(max(1, round(width * scale)), max(1, round(height * scale)))
+        bitmap = page.render(scale=scale)
+        try:
+            image: Image.Image = bitmap.to_pil().convert("RGB")
+            return image
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
 
 
 # DOCX -------------------------------------------------------------------------------------
