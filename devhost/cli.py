@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -80,6 +81,9 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from devhost.logs import configure_logging
 
+    # A native library that crashes the host (SIGSEGV) leaves every thread's Python stack
+    # in the log, not only the exit code.
+    faulthandler.enable()
     root = args.root.resolve()
     if not args.no_settings:
         apply_local_settings(root / SETTINGS_FILE)

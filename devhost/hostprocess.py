@@ -48,6 +48,12 @@ class DevhostProcess:
     def running(self) -> bool:
         return self._process.running()
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has exited (negative: the signal that ended it)."""
+        process = self._process.process
+        return None if process is None else process.poll()
+
     def start(self, timeout: float = 60.0) -> DevhostProcess:
         self._process.start(timeout)
         return self
@@ -61,6 +67,9 @@ class DevhostProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         return self._process.wait(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return self._process.log_tail(lines)
 
     def log_text(self) -> str:
         path = self._process.log_path

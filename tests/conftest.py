@@ -131,7 +131,27 @@ def devhost(stack_env: dict[str, str], devhost_port: int,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
     log_path = tmp_path_factory.mktemp("devhost") / "devhost.log"
     with DevhostProcess(stack_env, devhost_port, log_path=log_path) as process:
+        _session_devhost.append(process)
         yield process
+        _session_devhost.clear()
+
+
+_session_devhost: list[DevhostProcess] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """When the session's devhost has died, say so on the failing test, with how it ended
+    and its last log lines, and stop the session: every later test would only fail to
+    connect, burying the cause."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed or not _session_devhost or _session_devhost[0].running:
+        return
+    process = _session_devhost[0]
+    ended = f"the session's devhost exited with code {process.returncode}"
+    report.sections.append(("devhost", f"{ended}\n{process.log_tail(60)}"))
+    item.session.shouldstop = ended
 
 
 @pytest.fixture(scope="session")
