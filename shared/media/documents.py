@@ -1,5 +1,6 @@
-"""Documents: PDF with pypdfium2 (text, pages, metadata, page rendering), DOCX with
-python-docx, RTF with striprtf, plain text with charset-normalizer's encoding detection.
+"""Documents: PDF with pypdfium2 in a child process (text, pages, metadata, page rendering),
+DOCX with python-docx, RTF with striprtf, plain text with charset-normalizer's encoding
+detection.
 
 Text is written to the output file as it is extracted (``TextSink``), never gathered
 whole. Limits come first: the PDF page count before any page is parsed, a DOCX's declared
@@ -12,7 +13,6 @@ import codecs
 import contextlib
 import sys
 import tempfile
-import threading
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,13 +22,13 @@ from typing import Any, TextIO
 
 import charset_normalizer
 import docx
-import pypdfium2 as pdfium
 from PIL import Image
 
 from shared.errors import MediaLimitExceeded, UnreadableMedia
+from shared.media.childpool import ChildPool
 from shared.media.language import SAMPLE_CHARS, detect_language
 from shared.media.limits import Deadline, MediaLimits
-from shared.media.proc import run_limited
+from shared.media.proc import python_child, run_limited
 
 ProgressCallback = Callable[[float], None]
 PDF = "application/pdf"
@@ -91,31 +91,35 @@ def text_output(path: Path, limits: MediaLimits) -> Iterator[TextSink]:
 
 
 # PDF --------------------------------------------------------------------------------------
+# PDFium runs in warm child processes (pdf_child.py): it is not thread-safe and parses
+# hostile files, so a crash or a hang must end the job, not the host.
 
-# PDFium is not thread-safe: two calls at once, even on different documents, can crash the
-# process (pypdfium2's documentation), and the metadata trigger and the transform jobs run it
-# in worker threads side by side. Every call goes through this lock, held for one page's work
-# and never while a generator is suspended, so a long job does not hold the others back.
-PDFIUM = threading.RLock()
+_PDF_READERS = ChildPool(f"import runpy\nrunpy.run_path("
+                         f"{str(Path(__file__).with_name('pdf_child.py'))!r}, "
+                         f"run_name='__main__')", "PDF reader")
 
 
-@contextlib.contextmanager
-def open_pdf(path: Path, limits: MediaLimits) -> Iterator[pdfium.PdfDocument]:
-    """The document with its page count checked; pdfium reads the file itself (not into
-    Python memory)."""
-    with PDFIUM:
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            raise UnreadableMedia(f"not a readable PDF: {exc}") from exc
-    try:
-        with PDFIUM:
-            pages = len(pdf)
-        limits.check_pages(pages)
-        yield pdf
-    finally:
-        with PDFIUM:
-            pdf.close()
+def _pdf_child(command: str, *args: object, limits: MediaLimits, deadline: Deadline,
+               progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Run one command of the PDF reader; its report, with the limits it met raised here."""
+
+    def on_line(line: str) -> None:  # "page I N"
+        if progress is not None and line.startswith("page "):
+            done, total = line.split()[1:3]
+            progress(100 * int(done) / max(1, int(total)))
+
+    report = _PDF_READERS.request(command, [str(arg) for arg in args],
+                                  memory_bytes=limits.max_memory_bytes, deadline=deadline,
+                                  on_line=on_line)
+    if "unreadable" in report:
+        raise UnreadableMedia(str(report["unreadable"]))
+    if "pages" in report:
+        limits.check_pages(int(report["pages"]))
+    if "pixels" in report:
+        limits.check_pixels(*map(int, report["pixels"]))
+    if "output_bytes" in report:
+        limits.check_output(int(report["output_bytes"]))
+    return report
 
 
 def _pdf_date(value: str) -> str | None:
@@ -129,94 +133,48 @@ def _pdf_date(value: str) -> str | None:
     return iso
 
 
-def pdf_pages_text(pdf: pdfium.PdfDocument, deadline: Deadline,
-                   pages: int | None = None) -> Iterator[str]:
-    with PDFIUM:
-        count = len(pdf) if pages is None else min(pages, len(pdf))
-    for index in range(count):
-        deadline.check()
-        with PDFIUM:
-            text = _page_text(pdf, index)
-        yield text
-
-
-def _page_text(pdf: pdfium.PdfDocument, index: int) -> str:
-    page = pdf[index]
-    try:
-        textpage = page.get_textpage()
-        try:
-            return str(textpage.get_text_range())
-        finally:
-            textpage.close()
-    finally:
-        page.close()
-
-
 def pdf_metadata(path: Path, limits: MediaLimits) -> dict[str, Any]:
-    deadline = Deadline.of(limits)
-    with open_pdf(path, limits) as pdf:
-        with PDFIUM:
-            info = pdf.get_metadata_dict(skip_empty=True)
-            total = len(pdf)
-        sample = "".join(pdf_pages_text(pdf, deadline, pages=3))[:SAMPLE_CHARS]
-        document = {
-            "pages": total,
-            "title": info.get("Title"),
-            "author": info.get("Author"),
-            "language": detect_language(sample),
-            "created_at": _pdf_date(info.get("CreationDate", "")),
-            "producer": info.get("Producer"),
-            "has_text": bool(sample.strip()),
-        }
+    report = _pdf_child("metadata", path, limits.max_pdf_pages, SAMPLE_CHARS, limits=limits,
+                        deadline=Deadline.of(limits))
+    info, sample = report["info"], str(report["sample"])
+    document = {
+        "pages": report["pages"],
+        "title": info.get("Title"),
+        "author": info.get("Author"),
+        "language": detect_language(sample),
+        "created_at": _pdf_date(info.get("CreationDate", "")),
+        "producer": info.get("Producer"),
+        "has_text": bool(sample.strip()),
+    }
     return {"document": {k: v for k, v in document.items() if v is not None}}
 
 
 def pdf_text(path: Path, sink: TextSink, limits: MediaLimits, deadline: Deadline,
              progress: ProgressCallback) -> int:
-    with open_pdf(path, limits) as pdf:
-        with PDFIUM:
-            total = len(pdf)
-        for index, text in enumerate(pdf_pages_text(pdf, deadline)):
-            if index:
-                sink.write("\n\f\n")  # a form feed between pages, as pdftotext does
-            sink.write(text.replace("\r\n", "\n"))
-            progress(100 * (index + 1) / total)
-        return total
+    """The text of every page, a form feed between pages; the number of pages."""
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        text = Path(scratch) / "text.txt"
+        report = _pdf_child("text", path, text, limits.max_pdf_pages,
+                            limits.max_output_bytes - sink.bytes_written, limits=limits,
+                            deadline=deadline, progress=progress)
+        copy_text(text, "utf-8", sink, deadline)
+    progress(100.0)
+    return int(report["pages"])
 
 
 def pdf_page_images(path: Path, limits: MediaLimits, deadline: Deadline, *, pages: int,
                     box: tuple[int, int] | None = None) -> Iterator[Image.Image]:
     """The first ``pages`` pages rendered, at ``PDF_RENDER_DPI`` or to fit ``box`` (twice
     the box, for a sharp thumbnail), each checked against the pixel limit first."""
-    with open_pdf(path, limits) as pdf:
-        with PDFIUM:
-            count = min(pages, len(pdf))
-        for index in range(count):
-            deadline.check()
-            with PDFIUM:
-                image = _render_page(pdf, index, limits, box)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        report = _pdf_child("render", path, scratch, limits.max_pdf_pages, pages,
+                            limits.max_pixels, PDF_RENDER_DPI, *(box or ()), limits=limits,
+                            deadline=deadline)
+        for file in report["files"]:
+            with Image.open(file) as page:
+                image = page.convert("RGB")
+            Path(file).unlink()
             yield image
-
-
-def _render_page(pdf: pdfium.PdfDocument, index: int, limits: MediaLimits,
-                 box: tuple[int, int] | None) -> Image.Image:
-    """One page as an RGB image of its own (copied out of pdfium's bitmap)."""
-    page = pdf[index]
-    try:
-        width, height = page.get_size()  # points (1/72 inch)
-        if box is None:
-            scale = PDF_RENDER_DPI / 72
-        else:
-            scale = min(2 * box[0] / max(width, 1), 2 * box[1] / max(height, 1))
-        limits.check_pixels(max(1, round(width * scale)), max(1, round(height * scale)))
-        bitmap = page.render(scale=scale)
-        try:
-            image: Image.Image = bitmap.to_pil().convert("RGB")
-            return image
-        finally:
-            bitmap.close()
-    finally:
-        page.close()
 
 
 # DOCX -------------------------------------------------------------------------------------
@@ -310,7 +268,7 @@ def _rtf_to_file(source: Path, target: Path, limits: MediaLimits, deadline: Dead
         raise MediaLimitExceeded("unpacked_bytes", size, limits.max_unpacked_bytes,
                                  f"the RTF document is {size} bytes, more than the limit of "
                                  f"{limits.max_unpacked_bytes}")
-    run_limited([sys.executable, "-I", "-c", _RTF_CHILD, str(source), str(target)],
+    run_limited(python_child(_RTF_CHILD, str(source), str(target)),
                 memory_bytes=limits.max_memory_bytes, deadline=deadline, what="RTF reader")
 
 

@@ -1,10 +1,10 @@
 """Run a transformation job from async code without blocking the event loop.
 
-Each job runs in a worker thread (``asyncio.to_thread``). FFmpeg and the RTF reader are
-child processes (killed at the deadline, address space capped); Pillow, pdfium and
-onnxruntime work in the thread itself because they release the GIL while they decode, so
-the loop keeps serving, and a thread costs nothing to start nor to share the OCR model,
-whereas a process would reload it (about 0.5 s) for every job. Their memory is bounded by
+Each job runs in a worker thread (``asyncio.to_thread``). FFmpeg, the RTF reader and the
+PDF reader (PDFium is not thread-safe) are child processes (killed at the deadline, address
+space capped); Pillow and onnxruntime work in the thread itself because they release the
+GIL while they decode, so the loop keeps serving, and a thread costs nothing to start nor
+to share the OCR model, whereas a process would reload it (about 0.5 s). Their memory is bounded by
 the pixel, frame and page limits checked before decoding, and their time by the deadline
 checked between pages and frames. If a thread still overruns the job's time, ``run_job``
 stops waiting, raises ``JobTimedOut``, and the thread's late result is dropped.

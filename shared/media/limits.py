@@ -15,10 +15,10 @@ transformation with ``TRANSFORMATION_FAILED``.
 | max_ocr_pages | MEDIA_MAX_OCR_PAGES | 20 | pages of a scanned PDF read by OCR |
 | max_output_bytes | MEDIA_MAX_OUTPUT_SIZE | 500MB | bytes a job may write |
 | max_unpacked_bytes | MEDIA_MAX_UNPACKED_SIZE | 256MB | a DOCX's unzipped parts; an RTF's size |
-| max_memory_bytes | MEDIA_MAX_MEMORY | 2GB | address space (RLIMIT_AS) of the FFmpeg child |
+| max_memory_bytes | MEDIA_MAX_MEMORY | 2GB | RLIMIT_AS of an FFmpeg, PDF or RTF child |
 | job_seconds | MEDIA_JOB_TIMEOUT | 540 | one job's wall clock (under host.json's 10 min) |
 
-Memory of the in-process decoders (Pillow, pdfium, OCR) is bounded by the pixel, frame and
+Memory of the in-process decoders (Pillow, OCR) is bounded by the pixel, frame and
 page limits rather than by an rlimit, which would apply to the whole worker process.
 """
 

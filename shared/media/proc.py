@@ -12,7 +12,7 @@ import collections
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from shared.errors import JobTimedOut, MediaLimitExceeded, TransformationFailed
 from shared.media.limits import Deadline
@@ -21,9 +21,17 @@ _TRAMPOLINE = (
     "import os,resource,sys;n=int(sys.argv[1]);"
     "resource.setrlimit(resource.RLIMIT_AS,(n,n));os.execv(sys.argv[2],sys.argv[2:])"
 )
-_STDERR_LINES = 20
+STDERR_LINES = 20
 _OUT_OF_MEMORY = ("Cannot allocate memory", "Memory allocation error", "MemoryError",
                   "Failed to allocate", "std::bad_alloc")
+
+
+def python_child(code: str, *args: str) -> list[str]:
+    """argv that runs ``code`` in this interpreter, isolated (``-I``: no environment, no
+    working directory on the path) yet importing from this process's own path: in Azure the
+    app's packages are on the worker's ``sys.path``, not on the interpreter's default one."""
+    path = [entry for entry in sys.path if entry]
+    return [sys.executable, "-I", "-c", f"import sys\nsys.path[:0] = {path!r}\n{code}", *args]
 
 
 def limited(argv: Sequence[str], memory_bytes: int) -> list[str]:
@@ -47,7 +55,7 @@ def run_limited(argv: Sequence[str], *, memory_bytes: int, deadline: Deadline,
         killed.set()
         process.kill()
 
-    stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+    stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     reader = threading.Thread(target=lambda: stderr.extend(stderr_pipe), daemon=True)
     timer = threading.Timer(max(0.0, deadline.remaining()), kill)
     reader.start()
@@ -66,10 +74,15 @@ def run_limited(argv: Sequence[str], *, memory_bytes: int, deadline: Deadline,
     if killed.is_set():
         raise JobTimedOut(deadline.seconds, deadline.elapsed())
     if code != 0:
-        tail = "\n".join(line.rstrip() for line in stderr)[-2000:]
-        if any(marker in tail for marker in _OUT_OF_MEMORY):
-            raise MediaLimitExceeded("memory_bytes", memory_bytes, memory_bytes,
-                                     f"{what} ran out of its memory limit of {memory_bytes} "
-                                     "bytes")
-        raise TransformationFailed(f"{what} failed (exit {code}): {tail or 'no message'}",
-                                   details={"exit_code": code})
+        raise failure(code, stderr, memory_bytes, what)
+
+
+def failure(code: int, stderr: Iterable[str], memory_bytes: int,
+            what: str) -> TransformationFailed:
+    """The error for a child that exited with ``code``, from the last lines it printed."""
+    tail = "\n".join(line.rstrip() for line in stderr)[-2000:]
+    if any(marker in tail for marker in _OUT_OF_MEMORY):
+        return MediaLimitExceeded("memory_bytes", memory_bytes, memory_bytes,
+                                  f"{what} ran out of its memory limit of {memory_bytes} bytes")
+    return TransformationFailed(f"{what} failed (exit {code}): {tail or 'no message'}",
+                                details={"exit_code": code})

@@ -27,7 +27,8 @@ def test_pdf_text_page_by_page(transform, text_pdf: Path) -> None:
     assert result["pages"] == 2 and result["language"] == "fr"
     assert result["extracted_text_length"] == len(text)
     assert result["mime_type"] == "text/plain"
-    assert progress[-1] == 100 and 50 in progress
+    # Progress comes from the reader at most every PROGRESS_EVERY seconds, then 100 at the end.
+    assert progress[-1] == 100 and progress == sorted(progress)
 
 
 def test_pdf_metadata(text_pdf: Path, limits: MediaLimits) -> None:
@@ -149,3 +150,12 @@ def test_text_output_is_capped_while_written(transform, tmp_path: Path) -> None:
     assert caught.value.details["limit"] == "output_bytes"
     written = next(tmp_path.glob("out-text_extraction*"))
     assert written.stat().st_size <= output_cap
+
+
+def test_a_long_pdf_reports_progress_while_it_is_read(transform, tmp_path: Path) -> None:
+    lines = [f"Ligne {n} d'une longue page, pour que la lecture dure un peu." for n in range(40)]
+    pdf = samples.text_pdf(tmp_path / "long.pdf", [lines] * 1500)
+    result, _output, progress = transform("text_extraction", {}, pdf, "application/pdf")
+    assert result["pages"] == 1500
+    assert any(0 < percent < 100 for percent in progress), progress
+    assert progress[-1] == 100 and progress == sorted(progress)
