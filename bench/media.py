@@ -5,7 +5,9 @@ runs only this part; it needs no stack).
   ImageMagick's ``convert -thumbnail`` (their times include their process start, which a
   long-lived worker does not pay), with peak memory: targets <= 1.0 x vipsthumbnail and
   <= 0.5 x convert;
-- a 50-page PDF's text: our job beside pypdfium2 alone: <= 1.1;
+- a 50-page PDF's text: our job beside pypdfium2 alone, in this process (<= 1.1 while PDFium
+  ran in the host; it now runs in a warm child, whose round trip and text copy add about
+  30 ms) and in a fresh process (what isolating it one process a job would cost);
 - a 30-second 720p H.264 clip to WebM, and to MP4 at a lower bit rate: our job beside the
   same FFmpeg command run by hand: <= 1.03;
 - OCR of one scanned page: our job beside RapidOCR called directly with its defaults.
@@ -136,20 +138,40 @@ def _pdfium_text(source: Path, output: Path) -> None:
     pdf.close()
 
 
+_PDFIUM_FRESH = """
+import sys
+import pypdfium2 as pdfium
+pdf = pdfium.PdfDocument(sys.argv[1])
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for index in range(len(pdf)):
+        page = pdf[index]
+        textpage = page.get_textpage()
+        out.write(textpage.get_text_range())
+        textpage.close()
+        page.close()
+pdf.close()
+"""
+
+
 def pdf_text(work: Path) -> list[str]:
     lines_per_page = [f"Ligne {n} : il était une fois, dans une forêt profonde, un château "
                       f"où vivait une princesse. Line {n} of the English part." for n in range(45)]
     source = samples.text_pdf(work / "50.pdf", [lines_per_page] * 50)
+    fresh = [sys.executable, "-c", _PDFIUM_FRESH, str(source), str(work / "fresh.txt")]
     median = interleaved(PDF_RUNS, {
         "ours": lambda _: transforms.text_extraction(source, work / "ours.txt",
                                                      params.TextExtraction(), LIMITS, _quiet),
         "pdfium": lambda _: _pdfium_text(source, work / "pdfium.txt"),
+        "fresh": functools.partial(_by_hand, fresh),
     }, alternate=True)
     return [f"50-page PDF -> UTF-8 text (median of {PDF_RUNS}, interleaved):",
-            row("ours (text_extraction: + language, limits)", f"{median['ours']:9.3f} s"),
-            row("pypdfium2 alone", f"{median['pdfium']:9.3f} s"),
-            row("ratio ours / pypdfium2", f"{median['ours'] / median['pdfium']:14.2f}",
-                "target <= 1.1")]
+            row("ours (text_extraction, PDFium in a warm child)", f"{median['ours']:9.3f} s"),
+            row("pypdfium2 alone, in this process", f"{median['pdfium']:9.3f} s"),
+            row("pypdfium2 alone, in a fresh process", f"{median['fresh']:9.3f} s"),
+            row("ratio ours / pypdfium2 in this process",
+                f"{median['ours'] / median['pdfium']:14.2f}", "was <= 1.1 in the host"),
+            row("ratio ours / pypdfium2 in a fresh process",
+                f"{median['ours'] / median['fresh']:14.2f}")]
 
 
 def _our_video(job: transforms.Job, source: Path, output: Path, p: params.Params,
