@@ -182,7 +182,7 @@ def _our_video(job: transforms.Job, source: Path, output: Path, p: params.Params
 def videos(work: Path) -> list[str]:
     source = samples.clip(work / "720p.mp4", seconds=30, size="1280x720", rate=30,
                           bitrate="4M")
-    info = probe.probe(source)
+    info = probe.probe(source, LIMITS)
     lines = ["30-second 720p H.264/AAC clip (median of 3, interleaved):"]
     for label, job, p, enc in (
         ("-> WebM (VP9/Opus, 2000k)", transforms.video_format_conversion,

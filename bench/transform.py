@@ -59,7 +59,7 @@ def run(bench: Bench) -> list[str]:
     work.mkdir(exist_ok=True)
     source = samples.clip(work / "720p.mp4", seconds=seconds, size="1280x720", rate=30,
                           bitrate="4M")
-    info = probe.probe(source)
+    info = probe.probe(source, LIMITS)
     host = bench.devhost()
     lines = [f"{seconds:g}-second 720p H.264/AAC clip through the queue "
              f"(median of {RUNS}, interleaved with FFmpeg by hand):"]

@@ -25,7 +25,7 @@ import docx
 from PIL import Image
 
 from shared.errors import MediaLimitExceeded, UnreadableMedia
-from shared.media.childpool import ChildPool
+from shared.media import reader
 from shared.media.language import SAMPLE_CHARS, detect_language
 from shared.media.limits import Deadline, MediaLimits
 from shared.media.proc import python_child, run_limited
@@ -91,36 +91,8 @@ def text_output(path: Path, limits: MediaLimits) -> Iterator[TextSink]:
 
 
 # PDF --------------------------------------------------------------------------------------
-# PDFium runs in warm child processes (pdf_child.py): it is not thread-safe and parses
-# hostile files, so a crash or a hang must end the job, not the host.
-
-_PDF_READERS = ChildPool(f"import runpy\nrunpy.run_path("
-                         f"{str(Path(__file__).with_name('pdf_child.py'))!r}, "
-                         f"run_name='__main__')", "PDF reader")
-
-
-def _pdf_child(command: str, *args: object, limits: MediaLimits, deadline: Deadline,
-               progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """Run one command of the PDF reader; its report, with the limits it met raised here."""
-
-    def on_line(line: str) -> None:  # "page I N"
-        if progress is not None and line.startswith("page "):
-            done, total = line.split()[1:3]
-            progress(100 * int(done) / max(1, int(total)))
-
-    report = _PDF_READERS.request(command, [str(arg) for arg in args],
-                                  memory_bytes=limits.max_memory_bytes, deadline=deadline,
-                                  on_line=on_line)
-    if "unreadable" in report:
-        raise UnreadableMedia(str(report["unreadable"]))
-    if "pages" in report:
-        limits.check_pages(int(report["pages"]))
-    if "pixels" in report:
-        limits.check_pixels(*map(int, report["pixels"]))
-    if "output_bytes" in report:
-        limits.check_output(int(report["output_bytes"]))
-    return report
-
+# PDFium runs in the media reader's warm children (reader.py): it is not thread-safe and
+# parses hostile files, so a crash or a hang must end the job, not the host.
 
 def _pdf_date(value: str) -> str | None:
     """PDF 'D:YYYYMMDDHHmmSS...' as ISO 8601 (date and time; the zone is dropped)."""
@@ -134,7 +106,7 @@ def _pdf_date(value: str) -> str | None:
 
 
 def pdf_metadata(path: Path, limits: MediaLimits) -> dict[str, Any]:
-    report = _pdf_child("metadata", path, limits.max_pdf_pages, SAMPLE_CHARS, limits=limits,
+    report = reader.ask("metadata", path, limits.max_pdf_pages, SAMPLE_CHARS, limits=limits,
                         deadline=Deadline.of(limits))
     info, sample = report["info"], str(report["sample"])
     document = {
@@ -154,7 +126,7 @@ def pdf_text(path: Path, sink: TextSink, limits: MediaLimits, deadline: Deadline
     """The text of every page, a form feed between pages; the number of pages."""
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         text = Path(scratch) / "text.txt"
-        report = _pdf_child("text", path, text, limits.max_pdf_pages,
+        report = reader.ask("text", path, text, limits.max_pdf_pages,
                             limits.max_output_bytes - sink.bytes_written, limits=limits,
                             deadline=deadline, progress=progress)
         copy_text(text, "utf-8", sink, deadline)
@@ -167,7 +139,7 @@ def pdf_page_images(path: Path, limits: MediaLimits, deadline: Deadline, *, page
     """The first ``pages`` pages rendered, at ``PDF_RENDER_DPI`` or to fit ``box`` (twice
     the box, for a sharp thumbnail), each checked against the pixel limit first."""
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        report = _pdf_child("render", path, scratch, limits.max_pdf_pages, pages,
+        report = reader.ask("render", path, scratch, limits.max_pdf_pages, pages,
                             limits.max_pixels, PDF_RENDER_DPI, *(box or ()), limits=limits,
                             deadline=deadline)
         for file in report["files"]:

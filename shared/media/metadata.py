@@ -31,7 +31,7 @@ def _extract(path: Path, mime: str, limits: MediaLimits) -> dict[str, Any]:
     if major in ("video", "audio"):
         # Headers only: a video past MEDIA_MAX_VIDEO_SECONDS is described all the same (the
         # limit bounds the work of transforming it).
-        return probe.media_metadata(probe.prober(path))
+        return probe.media_metadata(probe.probe(path, limits))
     if mime == documents.PDF:
         return documents.pdf_metadata(path, limits)
     if mime == documents.DOCX:

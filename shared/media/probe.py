@@ -1,23 +1,22 @@
 """Audio and video probing with PyAV, whose wheel bundles FFmpeg's libraries (the static
 ffmpeg of imageio-ffmpeg ships no ffprobe).
 
-Only the headers are read (no frame is decoded), local files only (``protocol_whitelist``),
-and only the demuxers in ``DEMUXERS`` (never HLS or concat playlists, which open other
-files or URLs).
+FFmpeg's demuxers parse files from anyone, so the probe runs in the media reader's child
+(``reader_child.probe``: headers only, local files only, a whitelist of demuxers, never
+HLS or concat playlists); a file that crashes or hangs it fails its own job only.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import av
+from shared.media import reader
+from shared.media.limits import Deadline, MediaLimits
 
-from shared.errors import UnreadableMedia
-
-DEMUXERS = ("mov", "matroska", "avi", "mp3", "wav", "ogg", "aac", "flac", "gif")
-_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(DEMUXERS)}
+# Reading headers takes milliseconds; a file that keeps the demuxer busy longer is hostile.
+PROBE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,36 +52,16 @@ class MediaInfo:
         return self.container.split(",", 1)[0]
 
 
-def _rate(stream: Any) -> float | None:
-    rate = stream.average_rate or stream.guessed_rate
-    return round(float(rate), 3) if rate else None
-
-
-def probe(path: Path) -> MediaInfo:
+def probe(path: Path, limits: MediaLimits) -> MediaInfo:
     """What the file's headers say; ``UnreadableMedia`` when FFmpeg cannot open it."""
-    try:
-        with av.open(str(path), options=_OPTIONS) as container:
-            video: VideoStream | None = None
-            audio: AudioStream | None = None
-            for stream in container.streams:
-                if isinstance(stream, av.VideoStream) and video is None:
-                    picture = stream.codec_context
-                    video = VideoStream(
-                        codec=picture.name, width=picture.width, height=picture.height,
-                        frame_rate=_rate(stream), bit_rate=picture.bit_rate or None,
-                        pixel_format=picture.format.name if picture.format else None)
-                elif isinstance(stream, av.AudioStream) and audio is None:
-                    sound = stream.codec_context
-                    audio = AudioStream(
-                        codec=sound.name, channels=sound.layout.nb_channels or None,
-                        sample_rate=sound.sample_rate or None, bit_rate=sound.bit_rate or None)
-            duration = container.duration / av.time_base if container.duration else None
-            tags = {str(k)[:64]: str(v)[:256] for k, v in list(container.metadata.items())[:32]}
-            return MediaInfo(container=container.format.name, duration=duration,
-                             bit_rate=container.bit_rate or None, video=video, audio=audio,
-                             tags=tags)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise UnreadableMedia(f"not a readable audio or video file: {exc}") from exc
+    deadline = Deadline(min(PROBE_SECONDS, limits.job_seconds))
+    info = reader.ask("probe", path, limits=limits, deadline=deadline)["info"]
+    video, audio = info["video"], info["audio"]
+    return MediaInfo(container=str(info["container"]), duration=info["duration"],
+                     bit_rate=info["bit_rate"],
+                     video=VideoStream(**video) if video else None,
+                     audio=AudioStream(**audio) if audio else None,
+                     tags=dict(info["tags"]))
 
 
 def media_metadata(info: MediaInfo) -> dict[str, Any]:
@@ -100,10 +79,3 @@ def media_metadata(info: MediaInfo) -> dict[str, Any]:
     if info.video:
         result["dimensions"] = {"width": info.video.width, "height": info.video.height}
     return result
-
-
-class Prober(Protocol):
-    def __call__(self, path: Path) -> MediaInfo: ...
-
-
-prober: Prober = probe

@@ -112,7 +112,7 @@ def image_compression(source: Path, output: Path, p: params.ImageCompression,
 def _transcode(source: Path, output: Path, enc: video.Encoding, limits: MediaLimits,
                progress: ProgressCallback) -> Result:
     _require(sniff(source), VIDEO_SOURCES, "a video")
-    info = probe.prober(source)
+    info = probe.probe(source, limits)
     return video.engine.transcode(source, output, info, enc, limits, Deadline.of(limits),
                                   progress)
 
@@ -218,7 +218,7 @@ def thumbnail_generation(source: Path, output: Path, p: params.ThumbnailGenerati
                     raise UnreadableMedia("the PDF has no page")
                 page.save(frame, format="PNG", compress_level=1)
             elif mime in VIDEO_SOURCES:
-                info = probe.prober(source)
+                info = probe.probe(source, limits)
                 video.engine.frame_at(source, frame, info, p.time_seconds,
                                       (2 * p.width, 2 * p.height), limits, deadline)
             else:

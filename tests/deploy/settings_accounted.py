@@ -48,7 +48,7 @@ OPTIONAL = {
     "MEDIA_MAX_OCR_PAGES": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
     "MEDIA_MAX_OUTPUT_SIZE": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
     "MEDIA_MAX_UNPACKED_SIZE": "media limit; default from shared/media/limits.py; extraAppSettings can change it",
-    "MEDIA_MAX_MEMORY": "media limit (FFmpeg's RLIMIT_AS); the 2GB default fits a 2 GB or 4 GB instance",
+    "MEDIA_MAX_MEMORY": "media limit (RLIMIT_AS of FFmpeg and the media readers); the 2GB default fits a 2 GB or 4 GB instance",
     "MEDIA_JOB_TIMEOUT": "media limit; default 540 s, under host.json's functionTimeout (600 s) so the job records its own failure first",
     "MEDIA_MAX_SOURCE_SIZE": "media limit; default (2GB) from shared/settings.py; extraAppSettings can change it",
     "TIER_COOL_AFTER_DAYS": "tiering by idle days: defaults in shared/settings.py; extraAppSettings can change them",

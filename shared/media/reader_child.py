@@ -1,20 +1,23 @@
-"""The PDF reader's child process: PDFium runs here, never in the host.
+"""The media reader's child process: PDFium and FFmpeg's demuxers run here, never in the
+host.
 
-PDFium is not thread-safe (two calls at once, even on different documents, crash the
-process) and parses hostile files: a crash or a hang here ends one job, not the host
-and every request it serves. ``shared.media.documents`` keeps a few of these warm
+Both parse files from anyone, in C: a crash or a hang here ends one job, not the host and
+every request it serves. PDFium is also not thread-safe (two calls at once, even on
+different documents, crash the process). ``shared.media.reader`` keeps a few of these warm
 (``shared.media.childpool``: address space capped, killed at the job's deadline); each
-serves one request at a time and answers with a line ``report {...}``.
+serves one request at a time and answers with a line ``report {...}``. This file imports
+nothing of the project.
 
 Commands:
 
-    metadata SOURCE MAX_PAGES SAMPLE_CHARS
-    text SOURCE TARGET MAX_PAGES MAX_BYTES        (also "page I N" lines as it goes)
+    metadata SOURCE MAX_PAGES SAMPLE_CHARS        a PDF's information and a text sample
+    text SOURCE TARGET MAX_PAGES MAX_BYTES        a PDF's text ("page I N" lines as it goes)
     render SOURCE DIRECTORY MAX_PAGES PAGES MAX_PIXELS DPI [BOX_WIDTH BOX_HEIGHT]
+    probe SOURCE                                  an audio or video file's headers (PyAV)
 
 A report names what was found, and the host decides: ``pages`` beyond MAX_PAGES,
 ``pixels`` beyond MAX_PIXELS or ``output_bytes`` beyond MAX_BYTES stop the work at once,
-and ``unreadable`` carries PDFium's own message.
+and ``unreadable`` carries the library's own message.
 """
 
 from __future__ import annotations
@@ -127,8 +130,46 @@ def render(source: str, directory: str, max_pages: str, wanted: str, max_pixels:
     return {"pages": pages, "files": files}
 
 
+# Headers only, local files only (protocol_whitelist), and only these demuxers: never HLS
+# or concat playlists, which open other files or URLs.
+DEMUXERS = ("mov", "matroska", "avi", "mp3", "wav", "ogg", "aac", "flac", "gif")
+AV_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(DEMUXERS)}
+
+
+def probe(source: str) -> dict[str, Any]:
+    import av  # only the readers that probe pay for it
+
+    def rate(stream: Any) -> float | None:
+        value = stream.average_rate or stream.guessed_rate
+        return round(float(value), 3) if value else None
+
+    try:
+        with av.open(source, options=AV_OPTIONS) as container:
+            video: dict[str, Any] | None = None
+            audio: dict[str, Any] | None = None
+            for stream in container.streams:
+                if isinstance(stream, av.VideoStream) and video is None:
+                    picture = stream.codec_context
+                    video = {"codec": picture.name, "width": picture.width,
+                             "height": picture.height, "frame_rate": rate(stream),
+                             "bit_rate": picture.bit_rate or None,
+                             "pixel_format": picture.format.name if picture.format else None}
+                elif isinstance(stream, av.AudioStream) and audio is None:
+                    sound = stream.codec_context
+                    audio = {"codec": sound.name, "channels": sound.layout.nb_channels or None,
+                             "sample_rate": sound.sample_rate or None,
+                             "bit_rate": sound.bit_rate or None}
+            duration = container.duration / av.time_base if container.duration else None
+            tags = {str(k)[:64]: str(v)[:256] for k, v in list(container.metadata.items())[:32]}
+            return {"info": {"container": container.format.name, "duration": duration,
+                             "bit_rate": container.bit_rate or None, "video": video,
+                             "audio": audio, "tags": tags}}
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise Stop(unreadable=f"not a readable audio or video file: {exc}") from exc
+
+
 COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
-    "metadata": metadata, "text": text, "render": render}
+    "metadata": metadata, "text": text, "render": render, "probe": probe}
 
 
 def serve() -> None:
@@ -140,7 +181,7 @@ def serve() -> None:
         except Stop as stop:
             report = stop.report
         except Exception as exc:  # a damaged document's own error: this job fails, not the next
-            report = {"unreadable": f"the PDF could not be read: {type(exc).__name__}: {exc}"}
+            report = {"unreadable": f"the file could not be read: {type(exc).__name__}: {exc}"}
         print(REPORT + json.dumps(report), flush=True)
 
 

@@ -1,6 +1,6 @@
-"""PDFium is not thread-safe and reads hostile files, so it runs in a child process of its
-own: PDF work from several threads at once, a reader that crashes and one that hangs end
-one job, never the host.
+"""PDFium and FFmpeg's demuxers read hostile files (and PDFium is not thread-safe), so
+they run in the media reader's child processes: PDF work from several threads at once, a
+reader that crashes and one that hangs end one job, never the host.
 
 The thread test runs in a process of its own so that a crash fails the test instead of
 ending the session: when the host called PDFium from its threads, it crashed (SIGSEGV) in
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import JobTimedOut, TransformationFailed
-from shared.media import documents
+from shared.media import documents, probe, reader
 from shared.media.childpool import ChildPool
 from shared.media.limits import Deadline, MediaLimits
 from shared.media.metadata import extract_metadata
@@ -83,7 +83,7 @@ def test_pdf_work_in_several_threads_at_once_does_not_crash(tmp_path: Path) -> N
 ])
 def test_a_reader_that_crashes_or_hangs_fails_the_job_and_not_the_host(
         ending: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "_PDF_READERS", ChildPool(ending, "PDF reader"))
+    monkeypatch.setattr(reader, "readers", ChildPool(ending, "media reader"))
     pdf = samples.text_pdf(tmp_path / "doc.pdf", [["Bonjour."]])
     limits = MediaLimits(job_seconds=2)
     started = time.monotonic()
@@ -96,6 +96,8 @@ def test_a_reader_that_crashes_or_hangs_fails_the_job_and_not_the_host(
     else:
         assert failed.value.details["exit_code"] == -11
     assert extract_metadata(pdf, "application/pdf", limits)["extraction"]["status"] == "failed"
+    with pytest.raises(TransformationFailed):
+        probe.probe(pdf, limits)  # a video's headers are read by the same readers
     assert list(tmp_path.iterdir()) == [pdf]  # no scratch directory left behind
 
 
