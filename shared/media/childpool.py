@@ -4,8 +4,8 @@ thread-safe, and fed hostile files).
 Each child serves one request at a time, over its stdin and stdout: a request is one JSON
 line ``{"command", "args"}``; the answer is any number of lines for ``on_line`` (progress),
 then one line ``report {...}``. A job takes an idle child or starts one, so jobs run side
-by side in children of their own; a child goes back to the idle ones when it answered, at
-most ``keep_idle`` of them are kept, and each is retired after ``max_uses`` requests.
+by side in children of their own; a child goes back to the idle ones when it answered (the
+``keep_idle`` most recent are kept) and is retired after ``max_uses`` requests.
 
 A child that crashes fails its job only; one that runs past the job's deadline is killed
 (``JobTimedOut``); its address space is capped (``MediaLimitExceeded`` when it runs out).
@@ -107,6 +107,9 @@ class ChildPool:
         timer.start()
         try:
             report = child.ask(command, args, on_line)
+        except BaseException:
+            child.ended()  # its request is abandoned (a bad line, a callback's error)
+            raise
         finally:
             timer.cancel()
         if report is not None and not killed.is_set():
@@ -135,8 +138,12 @@ class ChildPool:
         return _Child(limited(python_child(self.code), memory_bytes))
 
     def _give_back(self, memory_bytes: int, child: _Child) -> None:
-        with self._lock:
-            if child.uses < self.max_uses and len(self._idle) < self.keep_idle:
+        """Kept idle unless it is worn out; the longest idle one makes room for it."""
+        retired = [child]
+        if child.uses < self.max_uses:
+            with self._lock:
                 self._idle.append((memory_bytes, child))
-                return
-        child.close()
+                retired = [entry[1] for entry in self._idle[:-self.keep_idle or None]]
+                del self._idle[:-self.keep_idle or None]
+        for worn in retired:
+            worn.close()

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+import psutil
 import pytest
 
 from shared.errors import JobTimedOut, MediaLimitExceeded, TransformationFailed
@@ -95,3 +96,26 @@ def test_no_more_children_are_kept_idle_than_asked(pool: ChildPool) -> None:
         thread.join()
     assert len(pool._idle) <= 2
     assert len(set(pids)) >= 2  # side by side, in children of their own
+
+
+def test_a_request_given_up_by_its_caller_takes_its_child_down(pool: ChildPool) -> None:
+    def refuse(_line: str) -> None:
+        raise RuntimeError("the job was cancelled")
+
+    before = _children()
+    with pytest.raises(RuntimeError):
+        ask(pool, "lines", "page 1 2", on_line=refuse)
+    assert pool._idle == []  # not given back half-way through an answer
+    assert _children() == before  # stopped and reaped
+
+
+def test_the_most_recent_children_are_kept_whatever_their_limit(pool: ChildPool) -> None:
+    before = _children()
+    for memory in (MEMORY, MEMORY + 1, MEMORY + 2):
+        pool.request("pid", [], memory_bytes=memory, deadline=Deadline(20))
+    assert [limit for limit, _ in pool._idle] == [MEMORY + 1, MEMORY + 2]
+    assert len(_children() - before) == 2  # the first was stopped
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children()}
