@@ -141,6 +141,25 @@ if importlib.util.find_spec("rapidocr_onnxruntime"):
     package = os.path.dirname(importlib.util.find_spec("rapidocr_onnxruntime").origin)
     models = os.path.join(package, "models")
     assert any(n.endswith(".onnx") for n in os.listdir(models)), "rapidocr: no models"
+if importlib.util.find_spec("pypdfium2"):
+    # The media reader is a child process: it must find the package's libraries on the path
+    # the host was given, as in Azure, not on the interpreter's own.
+    import tempfile
+    from shared.media import documents, probe
+    from shared.media.limits import MediaLimits
+    with tempfile.TemporaryDirectory() as scratch:
+        pdf = os.path.join(scratch, "one.pdf")
+        with open(pdf, "wb") as out:
+            out.write(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type"
+                      b"/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R"
+                      b"/MediaBox[0 0 612 792]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+        from pathlib import Path
+        pages = documents.pdf_metadata(Path(pdf), MediaLimits())["document"]["pages"]
+        assert pages == 1, pages
+        try:
+            probe.probe(Path(pdf), MediaLimits())
+        except Exception as exc:  # not a video: refused by FFmpeg, not for a missing module
+            assert "not a readable audio or video file" in str(exc), exc
 print(json.dumps({"functions": names, "missing": missing}))
 """
 

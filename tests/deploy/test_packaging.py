@@ -23,7 +23,8 @@ def test_what_ships_from_this_repository():
     assert any(p.startswith("shared/db/migrations/") for p in shipped)
     assert any(p.startswith("functions/") for p in shipped)
     never = ("tests/", "devhost/", "bench/", ".local/", "node_modules/", "infra/", ".venv",
-             ".git/", "local.settings", "__pycache__/", "dist/", "build/", ".azure/")
+             ".git/", "local.settings", "__pycache__/", "dist/", "build/", ".azure/",
+             ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".hypothesis/")
     leaked = sorted(p for p in shipped if p.startswith(never) or "/__pycache__/" in p)
     assert not leaked, leaked[:10]
 
