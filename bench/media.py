@@ -24,8 +24,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import pypdfium2 as pdfium
+from typing import Any
 
 from bench.harness import interleaved, row
 from shared.media import params, probe, transforms, video
@@ -126,9 +125,12 @@ def thumbnails(work: Path) -> list[str]:
     return lines
 
 
-def _pdfium_text(source: Path, output: Path) -> None:
+# pypdfium2 alone, the same code run here and in a fresh process (``python -c``).
+_PDFIUM_TEXT = """
+import pypdfium2 as pdfium
+def pdfium_text(source, output):
     pdf = pdfium.PdfDocument(str(source))
-    with output.open("w", encoding="utf-8") as out:
+    with open(output, "w", encoding="utf-8") as out:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
@@ -136,21 +138,11 @@ def _pdfium_text(source: Path, output: Path) -> None:
             textpage.close()
             page.close()
     pdf.close()
-
-
-_PDFIUM_FRESH = """
-import sys
-import pypdfium2 as pdfium
-pdf = pdfium.PdfDocument(sys.argv[1])
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    for index in range(len(pdf)):
-        page = pdf[index]
-        textpage = page.get_textpage()
-        out.write(textpage.get_text_range())
-        textpage.close()
-        page.close()
-pdf.close()
 """
+_PDFIUM_FRESH = _PDFIUM_TEXT + "import sys\npdfium_text(sys.argv[1], sys.argv[2])\n"
+_pdfium: dict[str, Any] = {}
+exec(_PDFIUM_TEXT, _pdfium)
+_pdfium_text: Callable[[Path, Path], None] = _pdfium["pdfium_text"]
 
 
 def pdf_text(work: Path) -> list[str]:
